@@ -1,0 +1,225 @@
+package herald
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Application is one customer of the Herald user: the owner of endpoints and
+// the scope of messages. UID is an optional user-chosen unique alias.
+type Application struct {
+	ID           string
+	UID          string // "" when not set
+	Name         string
+	ThrottleRate *int // deliveries per second for each endpoint; nil: none
+	Metadata     map[string]string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Endpoint is a URL that receives an application's messages.
+type Endpoint struct {
+	ID          string
+	AppID       string
+	UID         string // "" when not set
+	URL         string
+	Description string
+	// EventTypes limits the endpoint to these event types; empty means all.
+	EventTypes []string
+	// Channels limits the endpoint to messages sharing one of these
+	// channels; empty means all.
+	Channels     []string
+	Disabled     bool
+	ThrottleRate *int // deliveries per second; nil: no limit
+	Metadata     map[string]string
+	// Headers are sent with every attempt to this endpoint.
+	Headers map[string]string
+	// Secrets holds the signing secrets: Secrets[0] is the current one and
+	// has no expiry; older ones stay until their ExpiresAt (rotation grace).
+	Secrets   []EndpointSecret
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// EndpointSecret is one signing secret of an endpoint: "whsec_..." for
+// HMAC-SHA256 (v1) or "whsk_..." for ed25519 (v1a).
+type EndpointSecret struct {
+	Key       string
+	ExpiresAt *time.Time // nil for the current secret
+}
+
+// ActiveSecrets returns the endpoint's secrets that sign at time now: the
+// current one and every rotated one whose grace period has not ended.
+func (e *Endpoint) ActiveSecrets(now time.Time) []string {
+	keys := make([]string, 0, len(e.Secrets))
+	for _, s := range e.Secrets {
+		if s.ExpiresAt == nil || s.ExpiresAt.After(now) {
+			keys = append(keys, s.Key)
+		}
+	}
+	return keys
+}
+
+// EventType is a kind of message an application may send, such as
+// "invoice.paid".
+type EventType struct {
+	Name        string
+	Description string
+	Archived    bool
+	Deprecated  bool
+	FeatureFlag string          // "" when not set
+	Schemas     json.RawMessage // nil when not set
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Message is an event posted once by the user and delivered to every
+// matching endpoint of its application.
+type Message struct {
+	ID        string
+	AppID     string
+	EventID   string // optional user-chosen id, unique per application; "" when not set
+	EventType string
+	Channels  []string
+	// Payload is the JSON sent as the request body, byte for byte. It is nil
+	// once the content has been expunged.
+	Payload json.RawMessage
+	// PayloadRetentionDays is how long the payload is kept.
+	PayloadRetentionDays int
+	CreatedAt            time.Time
+}
+
+// MessageStatus is the state of a delivery or the outcome of an attempt,
+// with the numbers of the Svix API.
+type MessageStatus int
+
+// Message statuses as numbered by the Svix API.
+const (
+	StatusSuccess  MessageStatus = 0
+	StatusPending  MessageStatus = 1
+	StatusFail     MessageStatus = 2
+	StatusSending  MessageStatus = 3
+	StatusCanceled MessageStatus = 4
+)
+
+// String returns the Svix statusText of s.
+func (s MessageStatus) String() string {
+	switch s {
+	case StatusSuccess:
+		return "success"
+	case StatusPending:
+		return "pending"
+	case StatusFail:
+		return "fail"
+	case StatusSending:
+		return "sending"
+	case StatusCanceled:
+		return "canceled"
+	}
+	return "unknown"
+}
+
+// TriggerType says why an attempt was made.
+type TriggerType int
+
+// Trigger types as numbered by the Svix API.
+const (
+	TriggerScheduled TriggerType = 0
+	TriggerManual    TriggerType = 1
+)
+
+// Delivery is the queue row of one message to one endpoint: its state, how
+// many attempts its current schedule has made and when the next one is due.
+type Delivery struct {
+	ID         string
+	AppID      string
+	MsgID      string
+	EndpointID string
+	Status     MessageStatus // pending, sending, success or fail
+	// Attempts counts the attempts made since the delivery was (re)queued;
+	// it indexes the retry schedule.
+	Attempts int
+	// NextAttemptAt is when the delivery is due; meaningful while pending.
+	NextAttemptAt time.Time
+	// LeaseUntil is when a claim on a sending delivery runs out.
+	LeaseUntil time.Time
+	// Trigger is the trigger of the next attempt.
+	Trigger   TriggerType
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Attempt is the record of one HTTP request made for a delivery.
+type Attempt struct {
+	ID         string
+	DeliveryID string
+	AppID      string
+	MsgID      string
+	EndpointID string
+	URL        string
+	Status     MessageStatus // StatusSuccess or StatusFail
+	// ResponseStatusCode is the HTTP status, or 0 when no response came
+	// (network error, timeout, blocked destination).
+	ResponseStatusCode int
+	// Response is the start of the response body, or the reason for the
+	// failure when there was no response. "" once expunged.
+	Response           string
+	ResponseDurationMs int64
+	Trigger            TriggerType
+	CreatedAt          time.Time
+}
+
+// DeliveryJob is a claimed delivery with what the sender needs to make the
+// attempt.
+type DeliveryJob struct {
+	Delivery Delivery
+	Message  Message
+	Endpoint Endpoint
+}
+
+// EndpointMessage is a message as seen from one endpoint: the message and
+// the state of its delivery there.
+type EndpointMessage struct {
+	Message       Message
+	Status        MessageStatus
+	NextAttemptAt *time.Time
+}
+
+// MessageEndpoint is an endpoint as seen from one message: the endpoint and
+// the state of the message's delivery to it.
+type MessageEndpoint struct {
+	Endpoint      Endpoint
+	Status        MessageStatus
+	NextAttemptAt *time.Time
+}
+
+// EndpointStats counts an endpoint's deliveries by state.
+type EndpointStats struct {
+	Success, Pending, Fail, Sending, Canceled int
+}
+
+// Token is a stored bearer credential. Only a hash of the secret is kept.
+type Token struct {
+	ID        string
+	Hash      string // hex SHA-256 of the bearer token
+	AppID     string // "" for a token with full access
+	ExpiresAt *time.Time
+	CreatedAt time.Time
+}
+
+// IdempotentResponse is a response kept for an idempotency key, so that a
+// repeated request gets the same answer.
+type IdempotentResponse struct {
+	Key        string // hash of credentials, idempotency-key and URI
+	StatusCode int
+	Body       []byte
+	ExpiresAt  time.Time
+}
+
+// Task is a background task, such as an endpoint recovery.
+type Task struct {
+	ID        string
+	Kind      string // e.g. "endpoint.recover"
+	Status    string // "running", "finished" or "failed"
+	UpdatedAt time.Time
+}

@@ -1,0 +1,199 @@
+package signing
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Key prefixes of the Standard Webhooks secret formats.
+const (
+	PrefixSymmetric  = "whsec_" // HMAC-SHA256 secret
+	PrefixSecretKey  = "whsk_"  // ed25519 private key (seed+public)
+	PrefixPublicKey  = "whpk_"  // ed25519 public key
+	VersionHMAC      = "v1"
+	VersionEd25519   = "v1a"
+	DefaultTolerance = 5 * time.Minute
+)
+
+// Header names of Standard Webhooks and their Svix aliases.
+const (
+	HeaderID            = "webhook-id"
+	HeaderTimestamp     = "webhook-timestamp"
+	HeaderSignature     = "webhook-signature"
+	HeaderSvixID        = "svix-id"
+	HeaderSvixTimestamp = "svix-timestamp"
+	HeaderSvixSignature = "svix-signature"
+)
+
+// Errors returned by Verify and the key parsers.
+var (
+	ErrInvalidSecret     = errors.New("signing: invalid secret")
+	ErrMissingHeader     = errors.New("signing: missing header")
+	ErrInvalidTimestamp  = errors.New("signing: invalid timestamp")
+	ErrTimestampTooOld   = errors.New("signing: timestamp too old")
+	ErrTimestampTooNew   = errors.New("signing: timestamp too new")
+	ErrNoMatchingSigning = errors.New("signing: no matching signature")
+)
+
+// Key is a parsed signing secret.
+type Key struct {
+	hmac    []byte             // for v1
+	private ed25519.PrivateKey // for v1a signing
+	public  ed25519.PublicKey  // for v1a verifying
+}
+
+// ParseKey parses a secret: "whsec_" + base64 (or bare base64) for HMAC,
+// "whsk_" + base64 of a 64-byte ed25519 private key, or "whpk_" + base64 of
+// a 32-byte ed25519 public key (verify only).
+func ParseKey(secret string) (Key, error) {
+	switch {
+	case strings.HasPrefix(secret, PrefixSecretKey):
+		raw, err := base64.StdEncoding.DecodeString(secret[len(PrefixSecretKey):])
+		if err != nil || len(raw) != ed25519.PrivateKeySize {
+			return Key{}, fmt.Errorf("%w: whsk_ key must be base64 of %d bytes", ErrInvalidSecret, ed25519.PrivateKeySize)
+		}
+		priv := ed25519.PrivateKey(raw)
+		return Key{private: priv, public: priv.Public().(ed25519.PublicKey)}, nil
+	case strings.HasPrefix(secret, PrefixPublicKey):
+		raw, err := base64.StdEncoding.DecodeString(secret[len(PrefixPublicKey):])
+		if err != nil || len(raw) != ed25519.PublicKeySize {
+			return Key{}, fmt.Errorf("%w: whpk_ key must be base64 of %d bytes", ErrInvalidSecret, ed25519.PublicKeySize)
+		}
+		return Key{public: ed25519.PublicKey(raw)}, nil
+	default:
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, PrefixSymmetric))
+		if err != nil || len(raw) == 0 {
+			return Key{}, fmt.Errorf("%w: whsec_ secret must be non-empty base64", ErrInvalidSecret)
+		}
+		return Key{hmac: raw}, nil
+	}
+}
+
+// IsAsymmetric reports whether k is an ed25519 key.
+func (k Key) IsAsymmetric() bool { return k.public != nil }
+
+// PublicKey returns the "whpk_" form of an ed25519 key, or "" for HMAC.
+func (k Key) PublicKey() string {
+	if k.public == nil {
+		return ""
+	}
+	return PrefixPublicKey + base64.StdEncoding.EncodeToString(k.public)
+}
+
+// Sign returns the "v1,<base64>" or "v1a,<base64>" signature of one message.
+// It fails for a verify-only public key.
+func (k Key) Sign(msgID string, ts time.Time, body []byte) (string, error) {
+	content := signedContent(msgID, ts.Unix(), body)
+	switch {
+	case k.hmac != nil:
+		return VersionHMAC + "," + base64.StdEncoding.EncodeToString(hmacSum(k.hmac, content)), nil
+	case k.private != nil:
+		return VersionEd25519 + "," + base64.StdEncoding.EncodeToString(ed25519.Sign(k.private, content)), nil
+	}
+	return "", fmt.Errorf("%w: a public key cannot sign", ErrInvalidSecret)
+}
+
+// SignatureHeader returns the webhook-signature value for a message signed
+// with every one of keys, space-separated.
+func SignatureHeader(keys []Key, msgID string, ts time.Time, body []byte) (string, error) {
+	sigs := make([]string, 0, len(keys))
+	for _, k := range keys {
+		s, err := k.Sign(msgID, ts, body)
+		if err != nil {
+			return "", err
+		}
+		sigs = append(sigs, s)
+	}
+	return strings.Join(sigs, " "), nil
+}
+
+// NewSecret returns a new HMAC secret: "whsec_" + base64 of 24 random bytes.
+func NewSecret() string {
+	var b [24]byte
+	mustRead(b[:])
+	return PrefixSymmetric + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// NewKeyPair returns a new ed25519 secret key ("whsk_...") and its public
+// key ("whpk_...").
+func NewKeyPair() (secretKey, publicKey string) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic("signing: crypto/rand failed: " + err.Error())
+	}
+	return PrefixSecretKey + base64.StdEncoding.EncodeToString(priv),
+		PrefixPublicKey + base64.StdEncoding.EncodeToString(pub)
+}
+
+// Verify checks a webhook's id, timestamp and signature header values
+// against body with key, accepting the timestamp within tolerance of now
+// either way. It succeeds when any listed signature of the key's version
+// matches.
+func Verify(key Key, msgID, timestamp, signatures string, body []byte, now time.Time, tolerance time.Duration) error {
+	if msgID == "" || timestamp == "" || signatures == "" {
+		return ErrMissingHeader
+	}
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return ErrInvalidTimestamp
+	}
+	if d := now.Unix() - ts; d > int64(tolerance/time.Second) {
+		return ErrTimestampTooOld
+	} else if -d > int64(tolerance/time.Second) {
+		return ErrTimestampTooNew
+	}
+	content := signedContent(msgID, ts, body)
+	for _, sig := range strings.Fields(signatures) {
+		version, encoded, ok := strings.Cut(sig, ",")
+		if !ok {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(encoded)
+		if err != nil || len(raw) == 0 {
+			continue
+		}
+		if key.matches(version, raw, content) {
+			return nil
+		}
+	}
+	return ErrNoMatchingSigning
+}
+
+func (k Key) matches(version string, sig, content []byte) bool {
+	switch {
+	case version == VersionHMAC && k.hmac != nil:
+		return hmac.Equal(sig, hmacSum(k.hmac, content))
+	case version == VersionEd25519 && k.public != nil:
+		return ed25519.Verify(k.public, content, sig)
+	}
+	return false
+}
+
+func signedContent(msgID string, ts int64, body []byte) []byte {
+	b := make([]byte, 0, len(msgID)+len(body)+24)
+	b = append(b, msgID...)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, ts, 10)
+	b = append(b, '.')
+	return append(b, body...)
+}
+
+func hmacSum(key, content []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(content)
+	return m.Sum(nil)
+}
+
+func mustRead(b []byte) {
+	if _, err := rand.Read(b); err != nil {
+		panic("signing: crypto/rand failed: " + err.Error())
+	}
+}

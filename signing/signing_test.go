@@ -1,0 +1,121 @@
+package signing
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+const (
+	vecSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	vecID     = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+	vecTS     = 1614265330
+	vecBody   = `{"test": 2432232314}`
+	vecV1     = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+	vecSK     = "whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbfVKIDij2HKpMKkioLlX0dRqSKJp4AJ6p9lMicMFs6Kvg=="
+	vecPK     = "whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4="
+	vecV1a    = "v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5BdqzCInXqYXFymVJaA7AZdpXwVLPo3mNl8EM+m7TBAg=="
+)
+
+func mustKey(t *testing.T, s string) Key {
+	t.Helper()
+	k, err := ParseKey(s)
+	if err != nil {
+		t.Fatalf("ParseKey(%q): %v", s, err)
+	}
+	return k
+}
+
+func TestSignVectors(t *testing.T) {
+	ts := time.Unix(vecTS, 0)
+	for _, tc := range []struct{ secret, want string }{{vecSecret, vecV1}, {vecSK, vecV1a}} {
+		got, err := mustKey(t, tc.secret).Sign(vecID, ts, []byte(vecBody))
+		if err != nil || got != tc.want {
+			t.Errorf("Sign with %.10s... = %q, %v; want %q", tc.secret, got, err, tc.want)
+		}
+	}
+	if pk := mustKey(t, vecSK).PublicKey(); pk != vecPK {
+		t.Errorf("PublicKey = %q, want %q", pk, vecPK)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	now := time.Unix(vecTS, 0)
+	hm := mustKey(t, vecSecret)
+	pub := mustKey(t, vecPK)
+	tests := []struct {
+		name string
+		key  Key
+		ts   string
+		sigs string
+		body string
+		now  time.Time
+		want error
+	}{
+		{"v1 vector", hm, "1614265330", vecV1, vecBody, now, nil},
+		{"v1a vector", pub, "1614265330", vecV1a, vecBody, now, nil},
+		{"one valid among invalid", hm, "1614265330", "v1,Zm9v v1a,Zm9v " + vecV1, vecBody, now, nil},
+		{"tampered body", hm, "1614265330", vecV1, `{"test": 2432232315}`, now, ErrNoMatchingSigning},
+		{"empty v1", hm, "1614265330", "v1,", vecBody, now, ErrNoMatchingSigning},
+		{"wrong version", hm, "1614265330", "v2," + vecV1[3:], vecBody, now, ErrNoMatchingSigning},
+		{"too old", hm, "1614265330", vecV1, vecBody, now.Add(6 * time.Minute), ErrTimestampTooOld},
+		{"too new", hm, "1614265330", vecV1, vecBody, now.Add(-6 * time.Minute), ErrTimestampTooNew},
+		{"bad timestamp", hm, "abc", vecV1, vecBody, now, ErrInvalidTimestamp},
+		{"missing", hm, "1614265330", "", vecBody, now, ErrMissingHeader},
+	}
+	for _, tc := range tests {
+		err := Verify(tc.key, vecID, tc.ts, tc.sigs, []byte(tc.body), tc.now, DefaultTolerance)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: Verify = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestParseKeyRejects(t *testing.T) {
+	for _, s := range []string{"", "whsec_", "whsec_!!!", "whsk_AAAA", "whpk_AAAA"} {
+		if _, err := ParseKey(s); !errors.Is(err, ErrInvalidSecret) {
+			t.Errorf("ParseKey(%q) = %v, want ErrInvalidSecret", s, err)
+		}
+	}
+}
+
+// TestReferenceLibraryVerifies checks our signatures with the reference
+// Standard Webhooks Go library, including a header carrying two secrets.
+func TestReferenceLibraryVerifies(t *testing.T) {
+	newer := NewSecret()
+	keys := []Key{mustKey(t, newer), mustKey(t, vecSecret)}
+	now := time.Now()
+	body := []byte(`{"type":"user.created","data":{"id":1}}`)
+	header, err := SignatureHeader(keys, "msg_1", now, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{newer, vecSecret} {
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		h.Set(HeaderID, "msg_1")
+		h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+		h.Set(HeaderSignature, header)
+		if err := wh.Verify(body, h); err != nil {
+			t.Errorf("reference library rejects signature for %.10s...: %v", secret, err)
+		}
+	}
+}
+
+func TestNewSecretShape(t *testing.T) {
+	k := mustKey(t, NewSecret())
+	if len(k.hmac) != 24 {
+		t.Fatalf("NewSecret has %d bytes, want 24", len(k.hmac))
+	}
+	sk, pk := NewKeyPair()
+	if got := mustKey(t, sk).PublicKey(); got != pk {
+		t.Fatalf("NewKeyPair public key mismatch")
+	}
+}

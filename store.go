@@ -1,0 +1,217 @@
+package herald
+
+import (
+	"context"
+	"time"
+)
+
+// Store is everything Herald keeps: the API's objects, the delivery queue,
+// attempts, tokens and idempotency records. Every backend (embedded SQLite,
+// PostgreSQL) implements it and passes the storetest conformance suite.
+//
+// Errors are *Error values with ENotFound for unknown objects, EConflict for a
+// taken unique field and EUnavailable when the database cannot be reached;
+// other failures may be plain errors. Writes are durable when they return.
+// Lookups named "by key" accept the object's ID or its user-chosen alias
+// (uid, eventId) within its parent.
+type Store interface {
+	ApplicationStore
+	EndpointStore
+	EventTypeStore
+	MessageStore
+	DeliveryStore
+	AttemptStore
+	AuthStore
+	// Ping reports whether the store can serve requests.
+	Ping(ctx context.Context) error
+	// Close releases the store; pending writes are flushed first.
+	Close() error
+}
+
+// ApplicationStore keeps applications.
+type ApplicationStore interface {
+	// ApplicationCreate stores a new application (ID and times set by the
+	// caller). EConflict if its UID is taken.
+	ApplicationCreate(ctx context.Context, app *Application) error
+	// ApplicationGet returns the application with ID or UID key.
+	ApplicationGet(ctx context.Context, key string) (*Application, error)
+	// ApplicationUpdate replaces the stored fields of app.ID.
+	ApplicationUpdate(ctx context.Context, app *Application) error
+	// ApplicationDelete removes the application and everything under it.
+	ApplicationDelete(ctx context.Context, id string) error
+	// ApplicationList lists applications by ID.
+	ApplicationList(ctx context.Context, p ListParams) (Page[Application], error)
+}
+
+// EndpointStore keeps endpoints.
+type EndpointStore interface {
+	// EndpointCreate stores a new endpoint. EConflict if its UID is taken
+	// in the application; ENotFound if the application is gone.
+	EndpointCreate(ctx context.Context, ep *Endpoint) error
+	// EndpointGet returns the endpoint with ID or UID key in appID.
+	EndpointGet(ctx context.Context, appID, key string) (*Endpoint, error)
+	// EndpointUpdate replaces every stored field of ep.ID (including
+	// headers and secrets).
+	EndpointUpdate(ctx context.Context, ep *Endpoint) error
+	// EndpointDelete removes the endpoint and its pending deliveries.
+	EndpointDelete(ctx context.Context, appID, id string) error
+	// EndpointList lists an application's endpoints by ID.
+	EndpointList(ctx context.Context, appID string, p ListParams) (Page[Endpoint], error)
+	// EndpointStats counts the endpoint's deliveries by status, for
+	// messages created in [since, until).
+	EndpointStats(ctx context.Context, appID, endpointID string, since, until time.Time) (EndpointStats, error)
+}
+
+// EventTypeStore keeps event types, which are global (not per application).
+type EventTypeStore interface {
+	// EventTypeCreate stores a new event type. EConflict if the name exists
+	// (archived or not).
+	EventTypeCreate(ctx context.Context, et *EventType) error
+	// EventTypeGet returns the event type called name.
+	EventTypeGet(ctx context.Context, name string) (*EventType, error)
+	// EventTypeUpdate replaces the stored fields of et.Name.
+	EventTypeUpdate(ctx context.Context, et *EventType) error
+	// EventTypeDelete removes the event type called name.
+	EventTypeDelete(ctx context.Context, name string) error
+	// EventTypeList lists event types by name; archived ones only when
+	// includeArchived.
+	EventTypeList(ctx context.Context, p ListParams, includeArchived bool) (Page[EventType], error)
+}
+
+// MessageFilter narrows message and attempt lists. Zero values do not filter.
+type MessageFilter struct {
+	EventTypes []string   // message type is one of these
+	Channel    string     // message has this channel
+	Before     *time.Time // created before
+	After      *time.Time // created after
+}
+
+// MessageStore keeps messages. Writing a message also fans it out.
+type MessageStore interface {
+	// MessageCreate stores msg and, in the same transaction, one pending
+	// Delivery due at msg.CreatedAt for every endpoint of msg.AppID for
+	// which EndpointMatches holds; when only is non-nil, for exactly the
+	// endpoints of the application whose IDs it lists instead, filters
+	// aside (as for a test message sent to one endpoint). It returns those
+	// deliveries. EConflict if msg.EventID is already used in the
+	// application; ENotFound if the application is gone.
+	MessageCreate(ctx context.Context, msg *Message, only []string) ([]Delivery, error)
+	// MessageGet returns the message with ID or EventID key in appID.
+	MessageGet(ctx context.Context, appID, key string) (*Message, error)
+	// MessageList lists an application's messages, newest first.
+	MessageList(ctx context.Context, appID string, f MessageFilter, p ListParams) (Page[Message], error)
+	// MessageExpungeContent deletes the message's payload for good.
+	MessageExpungeContent(ctx context.Context, appID, msgID string) error
+}
+
+// ClaimParams selects due deliveries to claim.
+type ClaimParams struct {
+	// Now is the current time: pending deliveries with NextAttemptAt <= Now
+	// are due.
+	Now time.Time
+	// Limit is the most deliveries to claim.
+	Limit int
+	// PerEndpoint is the most deliveries to claim for any one endpoint
+	// (0: no bound).
+	PerEndpoint int
+	// ExcludeEndpoints are endpoint IDs not to claim for (busy or
+	// throttled ones).
+	ExcludeEndpoints []string
+	// LeaseUntil is stored on each claimed delivery.
+	LeaseUntil time.Time
+}
+
+// DeliveryResult is the outcome of one attempt, to be written by
+// DeliveryComplete.
+type DeliveryResult struct {
+	// Attempt is the record to insert.
+	Attempt Attempt
+	// Status is the delivery's new status: StatusSuccess, StatusFail (the
+	// schedule is spent) or StatusPending (to be tried again).
+	Status MessageStatus
+	// Attempts is the delivery's new attempt count.
+	Attempts int
+	// NextAttemptAt is when to try again, for StatusPending.
+	NextAttemptAt time.Time
+}
+
+// DeliveryStore is the delivery queue: rows in the same database as the
+// messages, claimed under a lease and completed in batches.
+type DeliveryStore interface {
+	// DeliveryClaim marks up to p.Limit due, pending deliveries as sending
+	// with lease p.LeaseUntil, oldest due first, honouring p.PerEndpoint
+	// and p.ExcludeEndpoints, and returns them with their message and
+	// endpoint. A claimed delivery is not returned again until completed or
+	// released by DeliveryRescue.
+	DeliveryClaim(ctx context.Context, p ClaimParams) ([]DeliveryJob, error)
+	// DeliveryComplete writes the results of attempts: inserts each
+	// attempt and updates its delivery, all in one transaction. A result
+	// for a delivery that no longer exists (endpoint deleted) is skipped.
+	DeliveryComplete(ctx context.Context, results []DeliveryResult) error
+	// DeliveryRescue returns sending deliveries whose lease ends before
+	// leaseBefore to pending, due now, and reports how many.
+	DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) (int, error)
+	// DeliveryNextDue returns the earliest NextAttemptAt of a pending
+	// delivery, and false when none is pending.
+	DeliveryNextDue(ctx context.Context) (time.Time, bool, error)
+	// DeliveryResend queues the message for the endpoint again, due now, as
+	// a manual attempt with a fresh schedule; it makes the delivery if the
+	// message never went to that endpoint.
+	DeliveryResend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error
+	// DeliveryRecover queues again, due now with a fresh schedule, every
+	// failed delivery to the endpoint of a message created in
+	// [since, until), and reports how many.
+	DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
+	// DeliveryNotify returns a channel that receives a value (without
+	// blocking the sender; several events may merge into one) whenever new
+	// deliveries may have become due through this store.
+	DeliveryNotify() <-chan struct{}
+}
+
+// AttemptFilter narrows attempt lists. Zero values do not filter.
+type AttemptFilter struct {
+	MessageFilter
+	MsgID      string         // attempts of this message
+	EndpointID string         // attempts to this endpoint
+	Status     *MessageStatus // attempts with this status
+	// StatusCodeClass keeps attempts whose response code is in
+	// [class, class+100); 0 keeps those with no response. Nil: any.
+	StatusCodeClass *int
+}
+
+// AttemptStore reads the record of attempts and of deliveries as seen from
+// messages and endpoints.
+type AttemptStore interface {
+	// AttemptGet returns one attempt of a message.
+	AttemptGet(ctx context.Context, appID, msgID, attemptID string) (*Attempt, error)
+	// AttemptList lists an application's attempts, newest first.
+	AttemptList(ctx context.Context, appID string, f AttemptFilter, p ListParams) (Page[Attempt], error)
+	// AttemptExpungeContent deletes an attempt's response body for good.
+	AttemptExpungeContent(ctx context.Context, appID, msgID, attemptID string) error
+	// EndpointMessageList lists the messages that have a delivery to the
+	// endpoint, newest first, with that delivery's status. status, when
+	// set, keeps only deliveries in that status.
+	EndpointMessageList(ctx context.Context, appID, endpointID string, f MessageFilter, status *MessageStatus, p ListParams) (Page[EndpointMessage], error)
+	// MessageEndpointList lists the endpoints the message has a delivery to,
+	// by endpoint ID, with that delivery's status.
+	MessageEndpointList(ctx context.Context, appID, msgID string, p ListParams) (Page[MessageEndpoint], error)
+}
+
+// AuthStore keeps tokens, idempotency records and background tasks.
+type AuthStore interface {
+	// TokenCreate stores a token.
+	TokenCreate(ctx context.Context, t *Token) error
+	// TokenGetByHash returns the token with this hash; ENotFound if none.
+	TokenGetByHash(ctx context.Context, hash string) (*Token, error)
+	// TokenDelete removes the token with this ID; no error if none.
+	TokenDelete(ctx context.Context, id string) error
+	// IdempotencyGet returns the unexpired response kept for key;
+	// ENotFound if none.
+	IdempotencyGet(ctx context.Context, key string, now time.Time) (*IdempotentResponse, error)
+	// IdempotencyPut keeps a response for r.Key, replacing any other.
+	IdempotencyPut(ctx context.Context, r *IdempotentResponse) error
+	// IdempotencyPurge deletes responses that expired before now.
+	IdempotencyPurge(ctx context.Context, now time.Time) (int, error)
+	// TaskCreate stores a background task record.
+	TaskCreate(ctx context.Context, t *Task) error
+}

@@ -1,0 +1,241 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+)
+
+const messageColumns = "m.id, m.app_id, m.event_id, m.event_type, m.channels, m.payload, m.payload_retention_days, m.created_at"
+
+var errEventIDTaken = herald.Errorf(herald.EConflict, "A message with this eventId already exists")
+
+func scanMessage(sc scanner, extra ...any) (herald.Message, error) {
+	var (
+		m        herald.Message
+		eventID  sql.NullString
+		channels sql.NullString
+		payload  []byte
+		created  int64
+	)
+	dest := append([]any{&m.ID, &m.AppID, &eventID, &m.EventType, &channels, &payload, &m.PayloadRetentionDays, &created}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return m, err
+	}
+	m.EventID = eventID.String
+	if payload != nil {
+		m.Payload = json.RawMessage(payload)
+	}
+	m.CreatedAt = fromTS(created)
+	return m, fromJSON(channels, &m.Channels)
+}
+
+// messageFilter returns the conditions of f on the messages aliased m; the
+// time bounds apply to timeCol (the message's or an attempt's created_at).
+func messageFilter(f herald.MessageFilter, timeCol string) (string, []any) {
+	var b strings.Builder
+	var args []any
+	if len(f.EventTypes) > 0 {
+		b.WriteString(" AND m.event_type IN (" + placeholders(len(f.EventTypes)) + ")")
+		args = append(args, anySlice(f.EventTypes)...)
+	}
+	if f.Channel != "" {
+		b.WriteString(" AND EXISTS (SELECT 1 FROM json_each(m.channels) WHERE json_each.value = ?)")
+		args = append(args, f.Channel)
+	}
+	if f.Before != nil {
+		b.WriteString(" AND " + timeCol + " < ?")
+		args = append(args, f.Before.UnixNano())
+	}
+	if f.After != nil {
+		b.WriteString(" AND " + timeCol + " > ?")
+		args = append(args, f.After.UnixNano())
+	}
+	return b.String(), args
+}
+
+// MessageCreate implements herald.MessageStore: the message and its
+// deliveries are written by one operation of one transaction.
+func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []string) ([]herald.Delivery, error) {
+	channels, err := jsonText(msg.Channels)
+	if err != nil {
+		return nil, err
+	}
+	var payload any
+	if msg.Payload != nil {
+		payload = []byte(msg.Payload)
+	}
+	var out []herald.Delivery
+	err = s.write(ctx, "create message", func(w *wtx) error {
+		out = nil
+		if err := appExists(w.ctx, w.tx, msg.AppID); err != nil {
+			return err
+		}
+		targets, err := fanOutTargets(w, msg, only)
+		if err != nil {
+			return err
+		}
+		_, err = w.exec("INSERT INTO messages (id, app_id, event_id, event_type, channels, payload, payload_retention_days, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			msg.ID, msg.AppID, nullStr(msg.EventID), msg.EventType, channels, payload, msg.PayloadRetentionDays, ts(msg.CreatedAt))
+		if isUnique(err) {
+			if msg.EventID != "" {
+				return errEventIDTaken
+			}
+			return herald.Errorf(herald.EConflict, "A message with this ID already exists")
+		}
+		if err != nil {
+			return err
+		}
+		out = make([]herald.Delivery, 0, len(targets))
+		now := time.Now()
+		for _, epID := range targets {
+			out = append(out, herald.Delivery{
+				ID: herald.NewID(herald.PrefixDelivery, now), AppID: msg.AppID, MsgID: msg.ID, EndpointID: epID,
+				Status: herald.StatusPending, NextAttemptAt: msg.CreatedAt, Trigger: herald.TriggerScheduled,
+				CreatedAt: msg.CreatedAt, UpdatedAt: msg.CreatedAt,
+			})
+		}
+		if err := insertDeliveries(w, out); err != nil {
+			return err
+		}
+		w.notify = len(out) > 0
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// fanOutTargets returns the IDs of the endpoints msg goes to: the matching
+// ones, or exactly the listed ones of the application when only is non-nil.
+func fanOutTargets(w *wtx, msg *herald.Message, only []string) ([]string, error) {
+	if only != nil {
+		if len(only) == 0 {
+			return nil, nil
+		}
+		rows, err := w.query("SELECT id FROM endpoints WHERE app_id = ? AND id IN ("+placeholders(len(only))+") ORDER BY id",
+			append([]any{msg.AppID}, anySlice(only)...)...)
+		if err != nil {
+			return nil, err
+		}
+		return collect(rows, func(sc scanner) (string, error) {
+			var id string
+			return id, sc.Scan(&id)
+		})
+	}
+	rows, err := w.query("SELECT id, event_types, channels, disabled FROM endpoints WHERE app_id = ? ORDER BY id", msg.AppID)
+	if err != nil {
+		return nil, err
+	}
+	eps, err := collect(rows, func(sc scanner) (herald.Endpoint, error) {
+		var e herald.Endpoint
+		var types, chans sql.NullString
+		if err := sc.Scan(&e.ID, &types, &chans, &e.Disabled); err != nil {
+			return e, err
+		}
+		if err := fromJSON(types, &e.EventTypes); err != nil {
+			return e, err
+		}
+		return e, fromJSON(chans, &e.Channels)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for i := range eps {
+		if herald.EndpointMatches(&eps[i], msg.EventType, msg.Channels) {
+			ids = append(ids, eps[i].ID)
+		}
+	}
+	return ids, nil
+}
+
+// deliveryInsertChunk is how many rows one INSERT writes (11 arguments
+// each, far below SQLite's limit of 32766).
+const deliveryInsertChunk = 256
+
+// insertDeliveries inserts ds with multi-row INSERTs.
+func insertDeliveries(w *wtx, ds []herald.Delivery) error {
+	for start := 0; start < len(ds); start += deliveryInsertChunk {
+		chunk := ds[start:min(start+deliveryInsertChunk, len(ds))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, lease_until, trigger_type, created_at, updated_at) VALUES ")
+		args := make([]any, 0, len(chunk)*11)
+		for i, d := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, d.ID, d.AppID, d.MsgID, d.EndpointID, int(d.Status), d.Attempts,
+				ts(d.NextAttemptAt), ts(d.LeaseUntil), int(d.Trigger), ts(d.CreatedAt), ts(d.UpdatedAt))
+		}
+		if _, err := w.exec(b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MessageGet implements herald.MessageStore.
+func (s *Store) MessageGet(ctx context.Context, appID, key string) (*herald.Message, error) {
+	var msg herald.Message
+	err := s.read(ctx, "get message", func(tx *sql.Tx) error {
+		var err error
+		msg, err = scanMessage(tx.QueryRowContext(ctx, "SELECT "+messageColumns+
+			" FROM messages m WHERE m.app_id = ? AND (m.id = ? OR m.event_id = ?) ORDER BY m.id = ? DESC LIMIT 1",
+			appID, key, key, key))
+		if err == sql.ErrNoRows {
+			return errMessageNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &msg, nil
+}
+
+// MessageList implements herald.MessageStore. ENotFound if the application
+// does not exist.
+func (s *Store) MessageList(ctx context.Context, appID string, f herald.MessageFilter, p herald.ListParams) (herald.Page[herald.Message], error) {
+	p = listParams(p)
+	cond, args, dir := pageBounds("m.id", p)
+	fcond, fargs := messageFilter(f, "m.created_at")
+	var rows []herald.Message
+	err := s.read(ctx, "list messages", func(tx *sql.Tx) error {
+		if err := appExists(ctx, tx, appID); err != nil {
+			return err
+		}
+		all := append(append(append([]any{appID}, args...), fargs...), p.Limit+1)
+		r, err := tx.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages m WHERE m.app_id = ?"+cond+fcond+
+			" ORDER BY m.id "+dir+" LIMIT ?", all...)
+		if err != nil {
+			return err
+		}
+		rows, err = collect(r, func(sc scanner) (herald.Message, error) { return scanMessage(sc) })
+		return err
+	})
+	if err != nil {
+		return herald.Page[herald.Message]{}, err
+	}
+	return herald.MakePage(rows, p, func(m herald.Message) string { return m.ID }), nil
+}
+
+// MessageExpungeContent implements herald.MessageStore.
+func (s *Store) MessageExpungeContent(ctx context.Context, appID, msgID string) error {
+	return s.write(ctx, "expunge message content", func(w *wtx) error {
+		res, err := w.exec("UPDATE messages SET payload = NULL WHERE id = ? AND app_id = ?", msgID, appID)
+		if err != nil {
+			return err
+		}
+		if n, err := affected(res); err != nil || n == 0 {
+			return orNotFound(err, errMessageNotFound)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,128 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+)
+
+// DeliveryComplete implements herald.DeliveryStore: one write operation
+// for the whole batch.
+func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	return s.write(ctx, "complete deliveries", func(w *wtx) error {
+		now := ts(time.Now())
+		for i := range results {
+			r := &results[i]
+			res, err := w.exec(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
+				lease_until = 0, updated_at = ? WHERE id = ?`,
+				r.Status, r.Attempts, ts(r.NextAttemptAt), now, r.Attempt.DeliveryID)
+			if err != nil {
+				return err
+			}
+			if n, err := affected(res); err != nil {
+				return err
+			} else if n == 0 {
+				continue // the delivery is gone with its endpoint or message
+			}
+			if err := insertAttempt(w, &r.Attempt); err != nil {
+				return err
+			}
+			if r.Status == herald.StatusPending {
+				w.notify = true
+			}
+		}
+		return nil
+	})
+}
+
+func insertAttempt(w *wtx, a *herald.Attempt) error {
+	_, err := w.exec("INSERT INTO attempts ("+attemptColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		a.ID, a.DeliveryID, a.AppID, a.MsgID, a.EndpointID, a.URL, a.Status, a.ResponseStatusCode,
+		a.Response, a.ResponseDurationMs, a.Trigger, ts(a.CreatedAt))
+	if isUnique(err) {
+		return herald.Errorf(herald.EConflict, "A message attempt with this ID already exists")
+	}
+	return err
+}
+
+// DeliveryRescue implements herald.DeliveryStore.
+func (s *Store) DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) (int, error) {
+	var n int
+	err := s.write(ctx, "rescue deliveries", func(w *wtx) error {
+		res, err := w.exec(`UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_until = 0, updated_at = ?
+			WHERE status = ? AND lease_until < ?`,
+			herald.StatusPending, ts(now), ts(now), herald.StatusSending, ts(leaseBefore))
+		if err != nil {
+			return err
+		}
+		n, err = affected(res)
+		w.notify = n > 0
+		return err
+	})
+	return n, err
+}
+
+// DeliveryNextDue implements herald.DeliveryStore.
+func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := s.read(ctx, "next due delivery", func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = ?",
+			herald.StatusPending).Scan(&next)
+	})
+	if err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	return fromTS(next.Int64), true, nil
+}
+
+// DeliveryResend implements herald.DeliveryStore. ENotFound if the message
+// or the endpoint does not exist in the application.
+func (s *Store) DeliveryResend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
+	return s.write(ctx, "resend delivery", func(w *wtx) error {
+		if err := messageExists(w.ctx, w.tx, appID, msgID); err != nil {
+			return err
+		}
+		if err := endpointExists(w.ctx, w.tx, appID, endpointID); err != nil {
+			return err
+		}
+		_, err := w.exec(`INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
+				next_attempt_at, lease_until, trigger_type, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?)
+			ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = excluded.status, attempts = 0,
+				next_attempt_at = excluded.next_attempt_at, lease_until = 0,
+				trigger_type = excluded.trigger_type, updated_at = excluded.updated_at`,
+			herald.NewID(herald.PrefixDelivery, now), appID, msgID, endpointID, herald.StatusPending,
+			ts(now), herald.TriggerManual, ts(now), ts(now))
+		w.notify = err == nil
+		return err
+	})
+}
+
+// DeliveryRecover implements herald.DeliveryStore. ENotFound if the
+// endpoint does not exist in the application.
+func (s *Store) DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
+	var n int
+	err := s.write(ctx, "recover deliveries", func(w *wtx) error {
+		if err := endpointExists(w.ctx, w.tx, appID, endpointID); err != nil {
+			return err
+		}
+		res, err := w.exec(`UPDATE deliveries SET status = ?, attempts = 0, next_attempt_at = ?, lease_until = 0,
+				trigger_type = ?, updated_at = ?
+			WHERE endpoint_id = ? AND status = ? AND EXISTS (SELECT 1 FROM messages m
+				WHERE m.id = deliveries.msg_id AND m.created_at >= ? AND m.created_at < ?)`,
+			herald.StatusPending, ts(now), herald.TriggerManual, ts(now),
+			endpointID, herald.StatusFail, sinceTS(since), untilTS(until))
+		if err != nil {
+			return err
+		}
+		n, err = affected(res)
+		w.notify = n > 0
+		return err
+	})
+	return n, err
+}

@@ -43,6 +43,7 @@ type Config struct {
 // separate pool of read-only connections.
 type Store struct {
 	logger *slog.Logger
+	path   string
 	wdb    *sql.DB // the one write connection
 	rdb    *sql.DB // read-only connections
 	w      *writer
@@ -100,6 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{
 		logger: cfg.Logger,
+		path:   cfg.Path,
 		wdb:    wdb,
 		rdb:    rdb,
 		notify: make(chan struct{}, 1),

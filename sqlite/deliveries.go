@@ -16,10 +16,15 @@ const deliveryColumns = "d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.at
 // gives up after claimRounds windows, so that its cost stays bounded
 // however large the backlog of excluded or saturated endpoints is.
 const (
-	claimWindowMin = 256
+	claimWindowMin = 512
 	claimWindowMax = 4096
-	claimRounds    = 4
+	claimRounds    = 8
 )
+
+// claimScanQuery reads one window of the due index, after a cursor.
+const claimScanQuery = `SELECT id, endpoint_id, next_attempt_at FROM deliveries INDEXED BY deliveries_due
+	WHERE status = ? AND next_attempt_at <= ? AND (next_attempt_at, id) > (?, ?)
+	ORDER BY next_attempt_at, id LIMIT ?`
 
 func scanDelivery(sc scanner, extra ...any) (herald.Delivery, error) {
 	var d herald.Delivery
@@ -91,10 +96,7 @@ func pickDue(w *wtx, p herald.ClaimParams) ([]string, error) {
 	var picked []string
 	lastAt, lastID := int64(math.MinInt64), ""
 	for round := 0; round < claimRounds; round++ {
-		rows, err := w.query(`SELECT id, endpoint_id, next_attempt_at FROM deliveries INDEXED BY deliveries_due
-			WHERE status = ? AND next_attempt_at <= ? AND (next_attempt_at, id) > (?, ?)
-			ORDER BY next_attempt_at, id LIMIT ?`,
-			herald.StatusPending, ts(p.Now), lastAt, lastID, window)
+		rows, err := w.query(claimScanQuery, herald.StatusPending, ts(p.Now), lastAt, lastID, window)
 		if err != nil {
 			return nil, err
 		}

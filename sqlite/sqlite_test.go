@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-webhooks/herald"
 	"github.com/herald-webhooks/herald/storetest"
@@ -34,4 +36,95 @@ func TestStore(t *testing.T) {
 			return openTest(t, path)
 		},
 	})
+}
+
+func TestOpenRequiresPath(t *testing.T) {
+	if _, err := Open(context.Background(), Config{}); err == nil {
+		t.Fatal("Open without a path succeeded")
+	}
+	if _, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "a?b.db")}); err == nil {
+		t.Fatal("Open with '?' in the path succeeded")
+	}
+}
+
+// pragma returns one pragma's value on db.
+func pragma(t *testing.T, q querier, name string) string {
+	t.Helper()
+	var v string
+	if err := q.QueryRowContext(context.Background(), "PRAGMA "+name).Scan(&v); err != nil {
+		t.Fatalf("PRAGMA %s: %v", name, err)
+	}
+	return v
+}
+
+func TestPragmas(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "query_only": "0"} {
+		if got := pragma(t, s.wdb, name); got != want {
+			t.Errorf("writer: PRAGMA %s = %q, want %q", name, got, want)
+		}
+	}
+	if got := pragma(t, s.wdb, "busy_timeout"); got == "0" {
+		t.Error("writer: busy_timeout not set")
+	}
+	for name, want := range map[string]string{"journal_mode": "wal", "query_only": "1", "foreign_keys": "1"} {
+		if got := pragma(t, s.rdb, name); got != want {
+			t.Errorf("reader: PRAGMA %s = %q, want %q", name, got, want)
+		}
+	}
+	if _, err := s.rdb.ExecContext(context.Background(), "DELETE FROM applications"); err == nil {
+		t.Error("a read connection accepted a write")
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "herald.db")
+	all, err := loadMigrations()
+	if err != nil || len(all) == 0 {
+		t.Fatalf("loadMigrations: %d, %v", len(all), err)
+	}
+	ctx := context.Background()
+	s := openTest(t, path)
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApplication, time.Now()), Name: "kept"}
+	if err := s.ApplicationCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for range 2 {
+		s = openTest(t, path)
+		var n, maxVersion int
+		if err := s.rdb.QueryRowContext(ctx, "SELECT COUNT(*), MAX(version) FROM schema_migrations").Scan(&n, &maxVersion); err != nil {
+			t.Fatal(err)
+		}
+		if n != len(all) || maxVersion != all[len(all)-1].version {
+			t.Fatalf("schema_migrations has %d rows up to %d, want %d up to %d", n, maxVersion, len(all), all[len(all)-1].version)
+		}
+		if _, err := s.ApplicationGet(ctx, app.ID); err != nil {
+			t.Fatalf("data lost on reopen: %v", err)
+		}
+		s.Close()
+	}
+}
+
+func TestClaimUsesDueIndex(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	for _, q := range []string{claimScanQuery, "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = ?"} {
+		rows, err := s.rdb.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, 1, 0, 0, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if len(plan) != 1 || !strings.Contains(plan[0], "INDEX deliveries_due") || strings.Contains(plan[0], "TEMP B-TREE") {
+			t.Errorf("plan of %q = %q, want one search of deliveries_due without a sort", q, plan)
+		}
+	}
 }

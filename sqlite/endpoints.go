@@ -91,7 +91,7 @@ func (s *Store) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
 	}
 	args = append([]any{ep.ID, ep.AppID}, append(args, ts(ep.CreatedAt), ts(ep.UpdatedAt))...)
 	return s.write(ctx, "create endpoint", func(w *wtx) error {
-		if err := appExists(w.ctx, w.tx, ep.AppID); err != nil {
+		if err := appExists(w.ctx, w, ep.AppID); err != nil {
 			return err
 		}
 		_, err := w.exec("INSERT INTO endpoints ("+endpointColumns+") VALUES ("+placeholders(14)+")", args...)

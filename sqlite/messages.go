@@ -72,7 +72,7 @@ func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []s
 	var out []herald.Delivery
 	err = s.write(ctx, "create message", func(w *wtx) error {
 		out = nil
-		if err := appExists(w.ctx, w.tx, msg.AppID); err != nil {
+		if err := appExists(w.ctx, w, msg.AppID); err != nil {
 			return err
 		}
 		targets, err := fanOutTargets(w, msg, only)
@@ -118,8 +118,8 @@ func fanOutTargets(w *wtx, msg *herald.Message, only []string) ([]string, error)
 		if len(only) == 0 {
 			return nil, nil
 		}
-		rows, err := w.query("SELECT id FROM endpoints WHERE app_id = ? AND id IN ("+placeholders(len(only))+") ORDER BY id",
-			append([]any{msg.AppID}, anySlice(only)...)...)
+		rows, err := w.query("SELECT id FROM endpoints WHERE app_id = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
+			msg.AppID, jsonIDs(only))
 		if err != nil {
 			return nil, err
 		}
@@ -155,26 +155,16 @@ func fanOutTargets(w *wtx, msg *herald.Message, only []string) ([]string, error)
 	return ids, nil
 }
 
-// deliveryInsertChunk is how many rows one INSERT writes (11 arguments
-// each, far below SQLite's limit of 32766).
-const deliveryInsertChunk = 256
+// insertDeliveryQuery inserts one delivery; the writer prepares it once.
+const insertDeliveryQuery = `INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
+	next_attempt_at, lease_until, trigger_type, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// insertDeliveries inserts ds with multi-row INSERTs.
+// insertDeliveries inserts ds.
 func insertDeliveries(w *wtx, ds []herald.Delivery) error {
-	for start := 0; start < len(ds); start += deliveryInsertChunk {
-		chunk := ds[start:min(start+deliveryInsertChunk, len(ds))]
-		var b strings.Builder
-		b.WriteString("INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, lease_until, trigger_type, created_at, updated_at) VALUES ")
-		args := make([]any, 0, len(chunk)*11)
-		for i, d := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, d.ID, d.AppID, d.MsgID, d.EndpointID, int(d.Status), d.Attempts,
-				ts(d.NextAttemptAt), ts(d.LeaseUntil), int(d.Trigger), ts(d.CreatedAt), ts(d.UpdatedAt))
-		}
-		if _, err := w.exec(b.String(), args...); err != nil {
+	for _, d := range ds {
+		_, err := w.exec(insertDeliveryQuery, d.ID, d.AppID, d.MsgID, d.EndpointID, int(d.Status), d.Attempts,
+			ts(d.NextAttemptAt), ts(d.LeaseUntil), int(d.Trigger), ts(d.CreatedAt), ts(d.UpdatedAt))
+		if err != nil {
 			return err
 		}
 	}

@@ -84,10 +84,10 @@ func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
 // or the endpoint does not exist in the application.
 func (s *Store) DeliveryResend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
 	return s.write(ctx, "resend delivery", func(w *wtx) error {
-		if err := messageExists(w.ctx, w.tx, appID, msgID); err != nil {
+		if err := messageExists(w.ctx, w, appID, msgID); err != nil {
 			return err
 		}
-		if err := endpointExists(w.ctx, w.tx, appID, endpointID); err != nil {
+		if err := endpointExists(w.ctx, w, appID, endpointID); err != nil {
 			return err
 		}
 		_, err := w.exec(`INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
@@ -108,7 +108,7 @@ func (s *Store) DeliveryResend(ctx context.Context, appID, msgID, endpointID str
 func (s *Store) DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
 	var n int
 	err := s.write(ctx, "recover deliveries", func(w *wtx) error {
-		if err := endpointExists(w.ctx, w.tx, appID, endpointID); err != nil {
+		if err := endpointExists(w.ctx, w, appID, endpointID); err != nil {
 			return err
 		}
 		res, err := w.exec(`UPDATE deliveries SET status = ?, attempts = 0, next_attempt_at = ?, lease_until = 0,

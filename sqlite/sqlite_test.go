@@ -57,14 +57,27 @@ func pragma(t *testing.T, q querier, name string) string {
 	return v
 }
 
+// writerPragma returns one pragma's value on the write connection.
+func writerPragma(t *testing.T, s *Store, name string) string {
+	t.Helper()
+	var v string
+	err := s.w.do(context.Background(), func(w *wtx) error {
+		return w.queryRow("PRAGMA " + name).Scan(&v)
+	})
+	if err != nil {
+		t.Fatalf("PRAGMA %s: %v", name, err)
+	}
+	return v
+}
+
 func TestPragmas(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
 	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "query_only": "0"} {
-		if got := pragma(t, s.wdb, name); got != want {
+		if got := writerPragma(t, s, name); got != want {
 			t.Errorf("writer: PRAGMA %s = %q, want %q", name, got, want)
 		}
 	}
-	if got := pragma(t, s.wdb, "busy_timeout"); got == "0" {
+	if got := writerPragma(t, s, "busy_timeout"); got == "0" {
 		t.Error("writer: busy_timeout not set")
 	}
 	for name, want := range map[string]string{"journal_mode": "wal", "query_only": "1", "foreign_keys": "1"} {

@@ -106,7 +106,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		rdb:    rdb,
 		notify: make(chan struct{}, 1),
 	}
-	s.w = newWriter(wdb, cfg.MaxBatch, cfg.Logger, s.signal)
+	if s.w, err = newWriter(ctx, wdb, cfg.MaxBatch, cfg.Logger, s.signal); err != nil {
+		wdb.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("open sqlite store: %w", err)
+	}
 	cfg.Logger.Debug("sqlite store opened", "path", cfg.Path)
 	return s, nil
 }
@@ -119,7 +123,8 @@ func dsn(path string, write bool) string {
 	if write {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
-		q.Set("_txlock", "immediate")
+		// Savepoint sub-journals stay in memory instead of a temp file.
+		q.Add("_pragma", "temp_store(MEMORY)")
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}
@@ -165,8 +170,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.w.close()
-		err := errors.Join(s.rdb.Close(), s.wdb.Close())
+		err := errors.Join(s.w.close(), s.rdb.Close(), s.wdb.Close())
 		if err != nil {
 			s.closeErr = fmt.Errorf("close sqlite store: %w", err)
 		}

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -17,25 +19,77 @@ const (
 	opAbandoned
 )
 
-// wtx is what a write operation runs against: the batch's transaction, a
-// context owned by the writer (not the caller) and a flag to set when the
-// operation made deliveries due.
+// maxCachedStmts bounds the writer's prepared statement cache. Queries
+// are constant strings except for a few with variable IN lists, so the
+// cache stays small; past the bound, statements run unprepared.
+const maxCachedStmts = 128
+
+// wtx is what a write operation runs against: the batch's transaction on
+// the write connection, a context owned by the writer (not the caller) and
+// a flag to set when the operation made deliveries due. Its statements are
+// prepared once per connection and reused across batches.
 type wtx struct {
 	ctx    context.Context
-	tx     *sql.Tx
+	w      *writer
 	notify bool
 }
 
-func (w *wtx) exec(query string, args ...any) (sql.Result, error) {
-	return w.tx.ExecContext(w.ctx, query, args...)
+// stmt returns the cached prepared statement for query, preparing it on
+// first use, or nil when the cache is full.
+func (x *wtx) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := x.w.stmts[query]; ok {
+		return st, nil
+	}
+	if len(x.w.stmts) >= maxCachedStmts {
+		return nil, nil
+	}
+	st, err := x.w.conn.PrepareContext(x.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	x.w.stmts[query] = st
+	return st, nil
 }
 
-func (w *wtx) query(query string, args ...any) (*sql.Rows, error) {
-	return w.tx.QueryContext(w.ctx, query, args...)
+func (x *wtx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := x.stmt(query)
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil:
+		return x.w.conn.ExecContext(x.ctx, query, args...)
+	}
+	return st.ExecContext(x.ctx, args...)
 }
 
-func (w *wtx) queryRow(query string, args ...any) *sql.Row {
-	return w.tx.QueryRowContext(w.ctx, query, args...)
+func (x *wtx) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := x.stmt(query)
+	switch {
+	case err != nil:
+		return nil, err
+	case st == nil:
+		return x.w.conn.QueryContext(x.ctx, query, args...)
+	}
+	return st.QueryContext(x.ctx, args...)
+}
+
+func (x *wtx) queryRow(query string, args ...any) *sql.Row {
+	st, err := x.stmt(query)
+	if err != nil || st == nil {
+		// Unprepared, so that a preparation error surfaces from Scan.
+		return x.w.conn.QueryRowContext(x.ctx, query, args...)
+	}
+	return st.QueryRowContext(x.ctx, args...)
+}
+
+// QueryContext implements querier, for the helpers shared with reads.
+func (x *wtx) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
+	return x.query(query, args...)
+}
+
+// QueryRowContext implements querier.
+func (x *wtx) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
+	return x.queryRow(query, args...)
 }
 
 // writeOp is one caller's unit of work.
@@ -46,9 +100,14 @@ type writeOp struct {
 }
 
 // writer owns the write connection and commits queued operations in
-// groups: one transaction per batch, one SAVEPOINT per operation.
+// groups: one transaction per batch, one SAVEPOINT per operation. It runs
+// BEGIN IMMEDIATE, SAVEPOINT and COMMIT itself on a connection it holds for
+// its whole life, so that its prepared statements can be reused across
+// transactions.
 type writer struct {
 	db       *sql.DB
+	conn     *sql.Conn
+	stmts    map[string]*sql.Stmt // owned by the run goroutine
 	maxBatch int
 	logger   *slog.Logger
 	onNotify func()
@@ -62,9 +121,15 @@ type writer struct {
 	nops    atomic.Uint64
 }
 
-func newWriter(db *sql.DB, maxBatch int, logger *slog.Logger, onNotify func()) *writer {
+func newWriter(ctx context.Context, db *sql.DB, maxBatch int, logger *slog.Logger, onNotify func()) (*writer, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open write connection: %w", err)
+	}
 	w := &writer{
 		db:       db,
+		conn:     conn,
+		stmts:    map[string]*sql.Stmt{},
 		maxBatch: maxBatch,
 		logger:   logger,
 		onNotify: onNotify,
@@ -72,7 +137,7 @@ func newWriter(db *sql.DB, maxBatch int, logger *slog.Logger, onNotify func()) *
 		done:     make(chan struct{}),
 	}
 	go w.run()
-	return w
+	return w, nil
 }
 
 func (w *writer) stats() WriteStats {
@@ -85,9 +150,9 @@ func (w *writer) isClosed() bool {
 	return w.closed
 }
 
-// close stops accepting operations, lets the writer run every queued one
-// and waits for it to stop.
-func (w *writer) close() {
+// close stops accepting operations, lets the writer run every queued one,
+// waits for it to stop and releases the write connection.
+func (w *writer) close() error {
 	w.mu.Lock()
 	if !w.closed {
 		w.closed = true
@@ -95,6 +160,34 @@ func (w *writer) close() {
 	}
 	w.mu.Unlock()
 	<-w.done
+	return w.releaseConn()
+}
+
+// releaseConn closes the prepared statements and the write connection.
+func (w *writer) releaseConn() error {
+	var errs []error
+	for q, st := range w.stmts {
+		errs = append(errs, st.Close())
+		delete(w.stmts, q)
+	}
+	if w.conn != nil {
+		errs = append(errs, w.conn.Close())
+		w.conn = nil
+	}
+	return errors.Join(errs...)
+}
+
+// renewConn replaces a write connection that database/sql reports broken.
+func (w *writer) renewConn(ctx context.Context) error {
+	if err := w.releaseConn(); err != nil {
+		w.logger.Warn("release broken write connection", "err", err)
+	}
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	w.conn = conn
+	return nil
 }
 
 // do submits fn and waits for the commit of its batch. If ctx ends before
@@ -184,44 +277,67 @@ func (w *writer) runBatch(batch []*writeOp) {
 // whole transaction failed and nothing was written.
 func (w *writer) commitBatch(ops []*writeOp) (results []error, notify bool, err error) {
 	ctx := context.Background()
-	tx, err := w.db.BeginTx(ctx, nil)
-	if err != nil {
+	x := &wtx{ctx: ctx, w: w}
+	if err := w.begin(ctx); err != nil {
 		return nil, false, fmt.Errorf("begin write batch: %w", mapErr(err))
 	}
 	results = make([]error, len(ops))
 	for i, op := range ops {
 		w.nops.Add(1)
-		results[i], err = runSavepoint(ctx, tx, op.fn, &notify)
+		results[i], err = runSavepoint(x, op.fn, &notify)
 		if err != nil {
-			_ = tx.Rollback()
+			w.rollback(ctx)
 			return nil, false, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if _, err := x.exec("COMMIT"); err != nil {
+		w.rollback(ctx)
 		return nil, false, fmt.Errorf("commit write batch: %w", mapErr(err))
 	}
 	w.commits.Add(1)
 	return results, notify, nil
 }
 
+// begin starts the batch's transaction, renewing the connection once if
+// database/sql reports it broken.
+func (w *writer) begin(ctx context.Context) error {
+	x := &wtx{ctx: ctx, w: w}
+	_, err := x.exec("BEGIN IMMEDIATE")
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		if err := w.renewConn(ctx); err != nil {
+			return err
+		}
+		_, err = x.exec("BEGIN IMMEDIATE")
+	}
+	return err
+}
+
+// rollback ends a failed batch's transaction; SQLite may have rolled it
+// back already, so an error here only goes to the log.
+func (w *writer) rollback(ctx context.Context) {
+	if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		w.logger.Debug("rollback write batch", "err", err)
+	}
+}
+
 // runSavepoint runs fn inside a savepoint. opErr is fn's error, after which
 // the savepoint is rolled back; fatal is set when the transaction itself
 // can no longer be used.
-func runSavepoint(ctx context.Context, tx *sql.Tx, fn func(w *wtx) error, notify *bool) (opErr, fatal error) {
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+func runSavepoint(x *wtx, fn func(w *wtx) error, notify *bool) (opErr, fatal error) {
+	if _, err := x.exec("SAVEPOINT op"); err != nil {
 		return nil, fmt.Errorf("savepoint: %w", mapErr(err))
 	}
-	w := &wtx{ctx: ctx, tx: tx}
-	opErr = callOp(fn, w)
+	x.notify = false
+	opErr = callOp(fn, x)
 	if opErr != nil {
-		if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
+		if _, err := x.exec("ROLLBACK TO op"); err != nil {
 			return nil, fmt.Errorf("rollback to savepoint after %v: %w", opErr, mapErr(err))
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+	if _, err := x.exec("RELEASE op"); err != nil {
 		return nil, fmt.Errorf("release savepoint: %w", mapErr(err))
 	}
-	if opErr == nil && w.notify {
+	if opErr == nil && x.notify {
 		*notify = true
 	}
 	return opErr, nil

@@ -48,9 +48,9 @@ func (s *Store) ApplicationCreate(ctx context.Context, app *herald.Application) 
 // ApplicationGet implements herald.ApplicationStore.
 func (s *Store) ApplicationGet(ctx context.Context, key string) (*herald.Application, error) {
 	var app herald.Application
-	err := s.read(ctx, "get application", func(tx *sql.Tx) error {
+	err := s.read(ctx, "get application", func(q querier) error {
 		var err error
-		app, err = scanApp(tx.QueryRowContext(ctx,
+		app, err = scanApp(q.QueryRowContext(ctx,
 			"SELECT "+appColumns+" FROM applications WHERE id = ? OR uid = ? ORDER BY id = ? DESC LIMIT 1",
 			key, key, key))
 		if err == sql.ErrNoRows {
@@ -107,8 +107,8 @@ func (s *Store) ApplicationList(ctx context.Context, p herald.ListParams) (heral
 	p = listParams(p)
 	cond, args, dir := pageBounds("id", p)
 	var rows []herald.Application
-	err := s.read(ctx, "list applications", func(tx *sql.Tx) error {
-		r, err := tx.QueryContext(ctx, "SELECT "+appColumns+" FROM applications WHERE 1=1"+cond+
+	err := s.read(ctx, "list applications", func(q querier) error {
+		r, err := q.QueryContext(ctx, "SELECT "+appColumns+" FROM applications WHERE 1=1"+cond+
 			" ORDER BY id "+dir+" LIMIT ?", append(args, p.Limit+1)...)
 		if err != nil {
 			return err

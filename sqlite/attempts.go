@@ -26,9 +26,9 @@ func scanAttempt(sc scanner) (herald.Attempt, error) {
 // AttemptGet implements herald.AttemptStore.
 func (s *Store) AttemptGet(ctx context.Context, appID, msgID, attemptID string) (*herald.Attempt, error) {
 	var a herald.Attempt
-	err := s.read(ctx, "get attempt", func(tx *sql.Tx) error {
+	err := s.read(ctx, "get attempt", func(q querier) error {
 		var err error
-		a, err = scanAttempt(tx.QueryRowContext(ctx, "SELECT "+attemptColumns+
+		a, err = scanAttempt(q.QueryRowContext(ctx, "SELECT "+attemptColumns+
 			" FROM attempts WHERE id = ? AND app_id = ? AND msg_id = ?", attemptID, appID, msgID))
 		if err == sql.ErrNoRows {
 			return errAttemptNotFound
@@ -79,12 +79,12 @@ func (s *Store) AttemptList(ctx context.Context, appID string, f herald.AttemptF
 		from += " JOIN messages m ON m.id = a.msg_id"
 	}
 	var rows []herald.Attempt
-	err := s.read(ctx, "list attempts", func(tx *sql.Tx) error {
-		if err := appExists(ctx, tx, appID); err != nil {
+	err := s.read(ctx, "list attempts", func(q querier) error {
+		if err := appExists(ctx, q, appID); err != nil {
 			return err
 		}
 		all := append(append(append([]any{appID}, args...), fargs...), p.Limit+1)
-		r, err := tx.QueryContext(ctx, "SELECT "+attemptColumnsA+" FROM "+from+" WHERE a.app_id = ?"+cond+fcond+
+		r, err := q.QueryContext(ctx, "SELECT "+attemptColumnsA+" FROM "+from+" WHERE a.app_id = ?"+cond+fcond+
 			" ORDER BY a.id "+dir+" LIMIT ?", all...)
 		if err != nil {
 			return err

@@ -27,11 +27,11 @@ func (s *Store) TokenCreate(ctx context.Context, t *herald.Token) error {
 // TokenGetByHash implements herald.AuthStore.
 func (s *Store) TokenGetByHash(ctx context.Context, hash string) (*herald.Token, error) {
 	var t herald.Token
-	err := s.read(ctx, "get token", func(tx *sql.Tx) error {
+	err := s.read(ctx, "get token", func(q querier) error {
 		var appID sql.NullString
 		var expires sql.NullInt64
 		var created int64
-		err := tx.QueryRowContext(ctx, "SELECT id, hash, app_id, expires_at, created_at FROM tokens WHERE hash = ?", hash).
+		err := q.QueryRowContext(ctx, "SELECT id, hash, app_id, expires_at, created_at FROM tokens WHERE hash = ?", hash).
 			Scan(&t.ID, &t.Hash, &appID, &expires, &created)
 		if err == sql.ErrNoRows {
 			return herald.Errorf(herald.ENotFound, "Token not found")
@@ -56,9 +56,9 @@ func (s *Store) TokenDelete(ctx context.Context, id string) error {
 // IdempotencyGet implements herald.AuthStore.
 func (s *Store) IdempotencyGet(ctx context.Context, key string, now time.Time) (*herald.IdempotentResponse, error) {
 	var r herald.IdempotentResponse
-	err := s.read(ctx, "get idempotent response", func(tx *sql.Tx) error {
+	err := s.read(ctx, "get idempotent response", func(q querier) error {
 		var expires int64
-		err := tx.QueryRowContext(ctx, "SELECT key, status_code, body, expires_at FROM idempotency WHERE key = ? AND expires_at > ?",
+		err := q.QueryRowContext(ctx, "SELECT key, status_code, body, expires_at FROM idempotency WHERE key = ? AND expires_at > ?",
 			key, ts(now)).Scan(&r.Key, &r.StatusCode, &r.Body, &expires)
 		if err == sql.ErrNoRows {
 			return herald.Errorf(herald.ENotFound, "Idempotent response not found")

@@ -108,9 +108,9 @@ func (s *Store) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
 // EndpointGet implements herald.EndpointStore.
 func (s *Store) EndpointGet(ctx context.Context, appID, key string) (*herald.Endpoint, error) {
 	var ep herald.Endpoint
-	err := s.read(ctx, "get endpoint", func(tx *sql.Tx) error {
+	err := s.read(ctx, "get endpoint", func(q querier) error {
 		var err error
-		ep, err = getEndpoint(ctx, tx, appID, key)
+		ep, err = getEndpoint(ctx, q, appID, key)
 		return err
 	})
 	if err != nil {
@@ -174,11 +174,11 @@ func (s *Store) EndpointList(ctx context.Context, appID string, p herald.ListPar
 	p = listParams(p)
 	cond, args, dir := pageBounds("id", p)
 	var rows []herald.Endpoint
-	err := s.read(ctx, "list endpoints", func(tx *sql.Tx) error {
-		if err := appExists(ctx, tx, appID); err != nil {
+	err := s.read(ctx, "list endpoints", func(q querier) error {
+		if err := appExists(ctx, q, appID); err != nil {
 			return err
 		}
-		r, err := tx.QueryContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE app_id = ?"+cond+
+		r, err := q.QueryContext(ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE app_id = ?"+cond+
 			" ORDER BY id "+dir+" LIMIT ?", append(append([]any{appID}, args...), p.Limit+1)...)
 		if err != nil {
 			return err
@@ -196,11 +196,11 @@ func (s *Store) EndpointList(ctx context.Context, appID string, p herald.ListPar
 // does not exist in the application.
 func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, since, until time.Time) (herald.EndpointStats, error) {
 	var st herald.EndpointStats
-	err := s.read(ctx, "endpoint stats", func(tx *sql.Tx) error {
-		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
+	err := s.read(ctx, "endpoint stats", func(q querier) error {
+		if err := endpointExists(ctx, q, appID, endpointID); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT d.status, COUNT(*) FROM deliveries d
+		rows, err := q.QueryContext(ctx, `SELECT d.status, COUNT(*) FROM deliveries d
 			JOIN messages m ON m.id = d.msg_id
 			WHERE d.endpoint_id = ? AND m.created_at >= ? AND m.created_at < ?
 			GROUP BY d.status`, endpointID, sinceTS(since), untilTS(until))

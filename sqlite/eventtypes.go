@@ -51,9 +51,9 @@ func (s *Store) EventTypeCreate(ctx context.Context, et *herald.EventType) error
 // EventTypeGet implements herald.EventTypeStore.
 func (s *Store) EventTypeGet(ctx context.Context, name string) (*herald.EventType, error) {
 	var et herald.EventType
-	err := s.read(ctx, "get event type", func(tx *sql.Tx) error {
+	err := s.read(ctx, "get event type", func(q querier) error {
 		var err error
-		et, err = scanEventType(tx.QueryRowContext(ctx, "SELECT "+eventTypeColumns+" FROM event_types WHERE name = ?", name))
+		et, err = scanEventType(q.QueryRowContext(ctx, "SELECT "+eventTypeColumns+" FROM event_types WHERE name = ?", name))
 		if err == sql.ErrNoRows {
 			return errEventTypeNotFound
 		}
@@ -104,8 +104,8 @@ func (s *Store) EventTypeList(ctx context.Context, p herald.ListParams, includeA
 		cond += " AND archived = 0"
 	}
 	var rows []herald.EventType
-	err := s.read(ctx, "list event types", func(tx *sql.Tx) error {
-		r, err := tx.QueryContext(ctx, "SELECT "+eventTypeColumns+" FROM event_types WHERE 1=1"+cond+
+	err := s.read(ctx, "list event types", func(q querier) error {
+		r, err := q.QueryContext(ctx, "SELECT "+eventTypeColumns+" FROM event_types WHERE 1=1"+cond+
 			" ORDER BY name "+dir+" LIMIT ?", append(args, p.Limit+1)...)
 		if err != nil {
 			return err

@@ -40,8 +40,8 @@ func messageFilter(f herald.MessageFilter, timeCol string) (string, []any) {
 	var b strings.Builder
 	var args []any
 	if len(f.EventTypes) > 0 {
-		b.WriteString(" AND m.event_type IN (" + placeholders(len(f.EventTypes)) + ")")
-		args = append(args, anySlice(f.EventTypes)...)
+		b.WriteString(" AND m.event_type IN (SELECT value FROM json_each(?))")
+		args = append(args, jsonIDs(f.EventTypes))
 	}
 	if f.Channel != "" {
 		b.WriteString(" AND EXISTS (SELECT 1 FROM json_each(m.channels) WHERE json_each.value = ?)")
@@ -174,9 +174,9 @@ func insertDeliveries(w *wtx, ds []herald.Delivery) error {
 // MessageGet implements herald.MessageStore.
 func (s *Store) MessageGet(ctx context.Context, appID, key string) (*herald.Message, error) {
 	var msg herald.Message
-	err := s.read(ctx, "get message", func(tx *sql.Tx) error {
+	err := s.read(ctx, "get message", func(q querier) error {
 		var err error
-		msg, err = scanMessage(tx.QueryRowContext(ctx, "SELECT "+messageColumns+
+		msg, err = scanMessage(q.QueryRowContext(ctx, "SELECT "+messageColumns+
 			" FROM messages m WHERE m.app_id = ? AND (m.id = ? OR m.event_id = ?) ORDER BY m.id = ? DESC LIMIT 1",
 			appID, key, key, key))
 		if err == sql.ErrNoRows {
@@ -197,12 +197,12 @@ func (s *Store) MessageList(ctx context.Context, appID string, f herald.MessageF
 	cond, args, dir := pageBounds("m.id", p)
 	fcond, fargs := messageFilter(f, "m.created_at")
 	var rows []herald.Message
-	err := s.read(ctx, "list messages", func(tx *sql.Tx) error {
-		if err := appExists(ctx, tx, appID); err != nil {
+	err := s.read(ctx, "list messages", func(q querier) error {
+		if err := appExists(ctx, q, appID); err != nil {
 			return err
 		}
 		all := append(append(append([]any{appID}, args...), fargs...), p.Limit+1)
-		r, err := tx.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages m WHERE m.app_id = ?"+cond+fcond+
+		r, err := q.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages m WHERE m.app_id = ?"+cond+fcond+
 			" ORDER BY m.id "+dir+" LIMIT ?", all...)
 		if err != nil {
 			return err

@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/herald-webhooks/herald"
 )
@@ -25,24 +27,90 @@ func (s *Store) write(ctx context.Context, what string, fn func(w *wtx) error) e
 	return fmt.Errorf("%s: %w", what, mapErr(err))
 }
 
-// read runs fn in one read transaction, so that its queries see one
-// snapshot.
-func (s *Store) read(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+// read runs fn against the read pool. Its queries are prepared once per
+// read connection and reused; they do not share a snapshot, which the
+// store's reads do not need (a parent check followed by a list can at
+// worst miss a concurrent delete).
+func (s *Store) read(ctx context.Context, what string, fn func(q querier) error) error {
 	if s.w.isClosed() {
 		return errClosed
 	}
-	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, mapErr(err))
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	if err := fn(s.reader); err != nil {
 		if herald.ErrorCode(err) != herald.EInternal {
 			return err
 		}
 		return fmt.Errorf("%s: %w", what, mapErr(err))
 	}
 	return nil
+}
+
+// maxReadStmts bounds the read statement cache; past it, queries run
+// unprepared.
+const maxReadStmts = 256
+
+// reader runs queries on the read pool through prepared statements that
+// database/sql prepares on each connection on first use.
+type reader struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func newReader(db *sql.DB) *reader {
+	return &reader{db: db, stmts: map[string]*sql.Stmt{}}
+}
+
+// stmt returns the prepared statement for query, or nil when the cache is
+// full or preparing failed (the query then reports the error itself).
+func (r *reader) stmt(ctx context.Context, query string) *sql.Stmt {
+	r.mu.Lock()
+	st, ok := r.stmts[query]
+	full := len(r.stmts) >= maxReadStmts
+	r.mu.Unlock()
+	if ok || full {
+		return st
+	}
+	// Prepared without holding the lock: it waits for a free connection.
+	st, err := r.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prev, ok := r.stmts[query]; ok {
+		st.Close()
+		return prev
+	}
+	r.stmts[query] = st
+	return st
+}
+
+// QueryContext implements querier.
+func (r *reader) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := r.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return r.db.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext implements querier.
+func (r *reader) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := r.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return r.db.QueryRowContext(ctx, query, args...)
+}
+
+// close closes the cached statements.
+func (r *reader) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for q, st := range r.stmts {
+		errs = append(errs, st.Close())
+		delete(r.stmts, q)
+	}
+	return errors.Join(errs...)
 }
 
 // listParams fills in the default page size.

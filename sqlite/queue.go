@@ -70,8 +70,8 @@ func (s *Store) DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) 
 // DeliveryNextDue implements herald.DeliveryStore.
 func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := s.read(ctx, "next due delivery", func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = ?",
+	err := s.read(ctx, "next due delivery", func(q querier) error {
+		return q.QueryRowContext(ctx, "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = ?",
 			herald.StatusPending).Scan(&next)
 	})
 	if err != nil || !next.Valid {

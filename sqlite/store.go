@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -46,6 +45,7 @@ type Store struct {
 	path   string
 	wdb    *sql.DB // the one write connection
 	rdb    *sql.DB // read-only connections
+	reader *reader
 	w      *writer
 	notify chan struct{}
 
@@ -65,7 +65,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store: path %q must not contain '?' or '#'", cfg.Path)
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
@@ -104,6 +104,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		path:   cfg.Path,
 		wdb:    wdb,
 		rdb:    rdb,
+		reader: newReader(rdb),
 		notify: make(chan struct{}, 1),
 	}
 	if s.w, err = newWriter(ctx, wdb, cfg.MaxBatch, cfg.Logger, s.signal); err != nil {
@@ -170,7 +171,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		err := errors.Join(s.w.close(), s.rdb.Close(), s.wdb.Close())
+		err := errors.Join(s.w.close(), s.reader.close(), s.rdb.Close(), s.wdb.Close())
 		if err != nil {
 			s.closeErr = fmt.Errorf("close sqlite store: %w", err)
 		}

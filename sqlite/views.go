@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/herald-webhooks/herald"
@@ -31,12 +30,12 @@ func (s *Store) EndpointMessageList(ctx context.Context, appID, endpointID strin
 		fargs = append(fargs, int(*status))
 	}
 	var rows []herald.EndpointMessage
-	err := s.read(ctx, "list endpoint messages", func(tx *sql.Tx) error {
-		if err := endpointExists(ctx, tx, appID, endpointID); err != nil {
+	err := s.read(ctx, "list endpoint messages", func(q querier) error {
+		if err := endpointExists(ctx, q, appID, endpointID); err != nil {
 			return err
 		}
 		all := append(append(append([]any{endpointID}, args...), fargs...), p.Limit+1)
-		r, err := tx.QueryContext(ctx, "SELECT "+messageColumns+`, d.status, d.next_attempt_at
+		r, err := q.QueryContext(ctx, "SELECT "+messageColumns+`, d.status, d.next_attempt_at
 			FROM deliveries d JOIN messages m ON m.id = d.msg_id
 			WHERE d.endpoint_id = ?`+cond+fcond+" ORDER BY d.msg_id "+dir+" LIMIT ?", all...)
 		if err != nil {
@@ -64,12 +63,12 @@ func (s *Store) MessageEndpointList(ctx context.Context, appID, msgID string, p 
 	p = listParams(p)
 	cond, args, dir := pageBounds("d.endpoint_id", p)
 	var rows []herald.MessageEndpoint
-	err := s.read(ctx, "list message endpoints", func(tx *sql.Tx) error {
-		if err := messageExists(ctx, tx, appID, msgID); err != nil {
+	err := s.read(ctx, "list message endpoints", func(q querier) error {
+		if err := messageExists(ctx, q, appID, msgID); err != nil {
 			return err
 		}
 		all := append(append([]any{msgID}, args...), p.Limit+1)
-		r, err := tx.QueryContext(ctx, "SELECT "+endpointColumnsE+`, d.status, d.next_attempt_at
+		r, err := q.QueryContext(ctx, "SELECT "+endpointColumnsE+`, d.status, d.next_attempt_at
 			FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 			WHERE d.msg_id = ?`+cond+" ORDER BY d.endpoint_id "+dir+" LIMIT ?", all...)
 		if err != nil {

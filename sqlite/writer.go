@@ -160,6 +160,12 @@ func (w *writer) close() error {
 	}
 	w.mu.Unlock()
 	<-w.done
+	if w.conn != nil {
+		// Let SQLite refresh the planner's statistics if it sees the need.
+		if _, err := w.conn.ExecContext(context.Background(), "PRAGMA optimize"); err != nil {
+			w.logger.Warn("optimize on close", "err", err)
+		}
+	}
 	return w.releaseConn()
 }
 

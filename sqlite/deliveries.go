@@ -3,28 +3,12 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
-	"math"
 
 	"github.com/herald-webhooks/herald"
 )
 
 const deliveryColumns = "d.id, d.app_id, d.msg_id, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, " +
 	"d.lease_until, d.trigger_type, d.created_at, d.updated_at"
-
-// Claim scan bounds: a claim reads the due index in windows of
-// claimWindow rows (at least claimWindowMin, at most claimWindowMax) and
-// gives up after claimRounds windows, so that its cost stays bounded
-// however large the backlog of excluded or saturated endpoints is.
-const (
-	claimWindowMin = 512
-	claimWindowMax = 4096
-	claimRounds    = 8
-)
-
-// claimScanQuery reads one window of the due index, after a cursor.
-const claimScanQuery = `SELECT id, endpoint_id, next_attempt_at FROM deliveries INDEXED BY deliveries_due
-	WHERE status = ? AND next_attempt_at <= ? AND (next_attempt_at, id) > (?, ?)
-	ORDER BY next_attempt_at, id LIMIT ?`
 
 func scanDelivery(sc scanner, extra ...any) (herald.Delivery, error) {
 	var d herald.Delivery
@@ -49,10 +33,8 @@ func jsonIDs(ids []string) string {
 	return string(b)
 }
 
-// DeliveryClaim implements herald.DeliveryStore. It reads the due index in
-// bounded windows (see claimRounds), so with a backlog of more than about
-// claimRounds*claimWindow due deliveries that all belong to excluded or
-// saturated endpoints it may claim fewer than it could.
+// DeliveryClaim implements herald.DeliveryStore; see pickDue for how it
+// chooses.
 func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
 	if p.Limit <= 0 {
 		return nil, nil
@@ -77,52 +59,6 @@ func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]hera
 		return nil, err
 	}
 	return jobs, nil
-}
-
-// dueRow is one entry of the due index.
-type dueRow struct {
-	id, endpointID string
-	at             int64
-}
-
-// pickDue returns the IDs of the deliveries to claim, oldest due first.
-func pickDue(w *wtx, p herald.ClaimParams) ([]string, error) {
-	excluded := make(map[string]bool, len(p.ExcludeEndpoints))
-	for _, id := range p.ExcludeEndpoints {
-		excluded[id] = true
-	}
-	window := min(max(p.Limit*4, claimWindowMin), claimWindowMax)
-	perEndpoint := map[string]int{}
-	var picked []string
-	lastAt, lastID := int64(math.MinInt64), ""
-	for round := 0; round < claimRounds; round++ {
-		rows, err := w.query(claimScanQuery, herald.StatusPending, ts(p.Now), lastAt, lastID, window)
-		if err != nil {
-			return nil, err
-		}
-		due, err := collect(rows, func(sc scanner) (dueRow, error) {
-			var r dueRow
-			return r, sc.Scan(&r.id, &r.endpointID, &r.at)
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range due {
-			lastAt, lastID = r.at, r.id
-			if excluded[r.endpointID] || (p.PerEndpoint > 0 && perEndpoint[r.endpointID] >= p.PerEndpoint) {
-				continue
-			}
-			perEndpoint[r.endpointID]++
-			picked = append(picked, r.id)
-			if len(picked) == p.Limit {
-				return picked, nil
-			}
-		}
-		if len(due) < window {
-			break
-		}
-	}
-	return picked, nil
 }
 
 // loadJobs returns the claimed deliveries with their messages and

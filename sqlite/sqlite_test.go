@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -116,28 +115,5 @@ func TestMigrationsIdempotent(t *testing.T) {
 			t.Fatalf("data lost on reopen: %v", err)
 		}
 		s.Close()
-	}
-}
-
-func TestClaimUsesDueIndex(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
-	for _, q := range []string{claimScanQuery, "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = ?"} {
-		rows, err := s.rdb.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, 1, 0, 0, "", 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if len(plan) != 1 || !strings.Contains(plan[0], "INDEX deliveries_due") || strings.Contains(plan[0], "TEMP B-TREE") {
-			t.Errorf("plan of %q = %q, want one search of deliveries_due without a sort", q, plan)
-		}
 	}
 }

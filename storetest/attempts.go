@@ -194,7 +194,9 @@ var viewTests = []test{
 	{"MessageEndpointList", testMessageEndpointList},
 }
 
-func testEndpointMessageList(t *testing.T, f *fixture) {
+// buildEndpointMessages makes six messages, five of which go to endpoint
+// e: 0 and 3 delivered, 1 retried at 500s, 4 and 5 pending as created.
+func buildEndpointMessages(t *testing.T, f *fixture) (*herald.Application, *herald.Endpoint, []*herald.Message) {
 	a := f.app()
 	e := f.endpoint(a.ID, func(e *herald.Endpoint) { e.EventTypes = []string{"invoice.paid", "user.created"} })
 	f.endpoint(a.ID)
@@ -227,7 +229,11 @@ func testEndpointMessageList(t *testing.T, f *fixture) {
 	must(t, f.s.DeliveryComplete(f.ctx, results), "DeliveryComplete")
 	_, err := f.s.DeliveryRescue(f.ctx, at(1_000_000_000), at(300))
 	must(t, err, "DeliveryRescue")
+	return a, e, msgs
+}
 
+func testEndpointMessageList(t *testing.T, f *fixture) {
+	a, e, msgs := buildEndpointMessages(t, f)
 	pick := func(idx ...int) []string {
 		var out []string
 		for _, i := range idx {

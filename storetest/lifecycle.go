@@ -296,6 +296,37 @@ func testConcurrentClaims(t *testing.T, f *fixture) {
 	}
 }
 
+// pipelineWorker claims and completes deliveries, counting attempts, until
+// stop is closed and nothing is due.
+func pipelineWorker(t *testing.T, f *fixture, stop <-chan struct{}, mu *sync.Mutex, attempts map[string]int) {
+	for {
+		jobs, err := f.s.DeliveryClaim(f.ctx, herald.ClaimParams{Now: at(10_000_000), Limit: 5, LeaseUntil: at(20_000_000)})
+		if err != nil {
+			t.Errorf("DeliveryClaim: %v", err)
+			return
+		}
+		if len(jobs) == 0 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				continue
+			}
+		}
+		var results []herald.DeliveryResult
+		mu.Lock()
+		for i, j := range jobs {
+			attempts[j.Delivery.ID]++
+			results = append(results, result(j, herald.StatusSuccess, 200, at(10_000_000+i)))
+		}
+		mu.Unlock()
+		if err := f.s.DeliveryComplete(f.ctx, results); err != nil {
+			t.Errorf("DeliveryComplete: %v", err)
+			return
+		}
+	}
+}
+
 // testConcurrentPipeline runs producers and workers at once, as the engine
 // does, and checks that every delivery ends delivered exactly once.
 func testConcurrentPipeline(t *testing.T, f *fixture) {
@@ -325,34 +356,7 @@ func testConcurrentPipeline(t *testing.T, f *fixture) {
 	stop := make(chan struct{})
 	var workers sync.WaitGroup
 	for range 4 {
-		workers.Go(func() {
-			for {
-				jobs, err := f.s.DeliveryClaim(f.ctx, herald.ClaimParams{Now: at(10_000_000), Limit: 5, LeaseUntil: at(20_000_000)})
-				if err != nil {
-					t.Errorf("DeliveryClaim: %v", err)
-					return
-				}
-				if len(jobs) == 0 {
-					select {
-					case <-stop:
-						return
-					case <-time.After(time.Millisecond):
-						continue
-					}
-				}
-				var results []herald.DeliveryResult
-				mu.Lock()
-				for i, j := range jobs {
-					attempts[j.Delivery.ID]++
-					results = append(results, result(j, herald.StatusSuccess, 200, at(10_000_000+i)))
-				}
-				mu.Unlock()
-				if err := f.s.DeliveryComplete(f.ctx, results); err != nil {
-					t.Errorf("DeliveryComplete: %v", err)
-					return
-				}
-			}
-		})
+		workers.Go(func() { pipelineWorker(t, f, stop, &mu, attempts) })
 	}
 	produced.Wait()
 	deadline := time.Now().Add(20 * time.Second)

@@ -307,6 +307,11 @@ func (w *writer) commitBatch(ops []*writeOp) (results []error, notify bool, err 
 // begin starts the batch's transaction, renewing the connection once if
 // database/sql reports it broken.
 func (w *writer) begin(ctx context.Context) error {
+	if w.conn == nil { // a renewal failed before
+		if err := w.renewConn(ctx); err != nil {
+			return err
+		}
+	}
 	x := &wtx{ctx: ctx, w: w}
 	_, err := x.exec("BEGIN IMMEDIATE")
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
@@ -321,6 +326,9 @@ func (w *writer) begin(ctx context.Context) error {
 // rollback ends a failed batch's transaction; SQLite may have rolled it
 // back already, so an error here only goes to the log.
 func (w *writer) rollback(ctx context.Context) {
+	if w.conn == nil {
+		return
+	}
 	if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
 		w.logger.Debug("rollback write batch", "err", err)
 	}

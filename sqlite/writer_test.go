@@ -262,3 +262,26 @@ func TestCloseFlushesQueuedWrites(t *testing.T) {
 		}
 	}
 }
+
+func TestWriterRenewsClosedConnection(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	ctx := context.Background()
+	if err := s.ApplicationCreate(ctx, newApp("before")); err != nil {
+		t.Fatal(err)
+	}
+	// The writer is idle: its last result was delivered, and the next
+	// operation reaches it through the queue.
+	if err := s.w.conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	app := newApp("after")
+	if err := s.ApplicationCreate(ctx, app); err != nil {
+		t.Fatalf("write after the connection closed: %v", err)
+	}
+	if _, err := s.ApplicationGet(ctx, app.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := writerPragma(t, s, "synchronous"); got != "2" {
+		t.Fatalf("renewed connection has synchronous=%s, want 2", got)
+	}
+}

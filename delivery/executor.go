@@ -1,0 +1,231 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/herald-webhooks/herald"
+	"github.com/herald-webhooks/herald/internal/egress"
+	"github.com/herald-webhooks/herald/signing"
+)
+
+// maxReadBytes is the most of a response body read before the connection
+// is dropped; MaxResponseBytes of it are kept.
+const maxReadBytes = 64 << 10
+
+// execute waits for the endpoint's throttle token and slot, makes the
+// attempt and hands the result to the completer. On shutdown it gives up
+// without a result: the lease brings the delivery back.
+func (e *Engine) execute(job *herald.DeliveryJob, st *endpointState) {
+	ctx := e.sendCtx
+	if rate := job.Endpoint.ThrottleRate; rate != nil && *rate > 0 {
+		at := e.limits.reserve(st, float64(*rate), e.cfg.Now())
+		if d := at.Sub(e.cfg.Now()); d > 0 {
+			e.sleep(ctx, d)
+		}
+	}
+	if !st.acquire(ctx) {
+		return
+	}
+	defer st.release()
+	if ctx.Err() != nil {
+		return
+	}
+	res, ok := e.attempt(ctx, job)
+	if !ok {
+		return // aborted by shutdown
+	}
+	e.done.add(res)
+}
+
+// attempt makes one HTTP attempt and returns the result to write; false
+// when shutdown aborted it.
+func (e *Engine) attempt(ctx context.Context, job *herald.DeliveryJob) (res herald.DeliveryResult, ok bool) {
+	start := e.cfg.Now()
+	out := outcome{}
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("delivery attempt panicked", "msg_id", job.Message.ID, "endpoint_id", job.Endpoint.ID, "err", r)
+			out = outcome{reason: "internal error during the attempt"}
+			res, ok = e.result(job, start, out), true
+		}
+	}()
+	if job.Endpoint.Disabled {
+		out.reason = "endpoint is disabled"
+		out.final = true
+	} else {
+		out = e.post(ctx, job, start)
+		if out.aborted {
+			return res, false
+		}
+	}
+	res = e.result(job, start, out)
+	e.logAttempt(job, res)
+	return res, true
+}
+
+// outcome is what one attempt came to.
+type outcome struct {
+	code       int           // HTTP status, 0 without a response
+	body       string        // kept response body, or the failure reason
+	reason     string        // why there was no response
+	retryAfter time.Duration // asked for by the receiver
+	final      bool          // do not retry
+	aborted    bool          // cancelled by shutdown: record nothing
+}
+
+// post signs and sends the message to the endpoint.
+func (e *Engine) post(ctx context.Context, job *herald.DeliveryJob, now time.Time) outcome {
+	req, err := e.request(ctx, job, now)
+	if err != nil {
+		return outcome{reason: err.Error()}
+	}
+	resp, err := e.cfg.HTTPClient.Do(req)
+	if err != nil {
+		if e.sendCtx.Err() != nil {
+			return outcome{aborted: true}
+		}
+		return outcome{reason: e.describe(err)}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxReadBytes))
+	out := outcome{code: resp.StatusCode, body: truncateUTF8(body, e.cfg.MaxResponseBytes)}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		out.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), e.cfg.Now())
+	}
+	return out
+}
+
+// request builds the signed POST for job.
+func (e *Engine) request(ctx context.Context, job *herald.DeliveryJob, now time.Time) (*http.Request, error) {
+	payload := []byte(job.Message.Payload)
+	if payload == nil {
+		payload = []byte("{}") // content expunged before delivery
+	}
+	keys := make([]signing.Key, 0, len(job.Endpoint.Secrets))
+	for _, s := range job.Endpoint.ActiveSecrets(now) {
+		k, err := signing.ParseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint secret unusable: %v", err)
+		}
+		keys = append(keys, k)
+	}
+	sig, err := signing.SignatureHeader(keys, job.Message.ID, now, payload)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %v", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, job.Endpoint.URL, bytes.NewReader(payload))
+	if err != nil {
+		return nil, fmt.Errorf("invalid endpoint URL: %v", err)
+	}
+	for k, v := range job.Endpoint.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", e.cfg.UserAgent)
+	req.Header.Set(signing.HeaderID, job.Message.ID)
+	req.Header.Set(signing.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(signing.HeaderSignature, sig)
+	return req, nil
+}
+
+// result turns an outcome into the delivery's next state.
+func (e *Engine) result(job *herald.DeliveryJob, start time.Time, out outcome) herald.DeliveryResult {
+	end := e.cfg.Now()
+	d := job.Delivery
+	success := out.code >= 200 && out.code < 300
+	a := herald.Attempt{
+		ID:                 herald.NewID(herald.PrefixAttempt, end),
+		DeliveryID:         d.ID,
+		AppID:              d.AppID,
+		MsgID:              d.MsgID,
+		EndpointID:         d.EndpointID,
+		URL:                job.Endpoint.URL,
+		Status:             herald.StatusFail,
+		ResponseStatusCode: out.code,
+		Response:           out.body,
+		ResponseDurationMs: end.Sub(start).Milliseconds(),
+		Trigger:            d.Trigger,
+		CreatedAt:          end,
+	}
+	if out.code == 0 {
+		a.Response = out.reason
+	}
+	res := herald.DeliveryResult{Attempt: a, Attempts: d.Attempts + 1}
+	switch next, retry := e.cfg.Policy.Next(end, d.Attempts+1, out.retryAfter); {
+	case success:
+		res.Attempt.Status = herald.StatusSuccess
+		res.Status = herald.StatusSuccess
+	case retry && !out.final:
+		res.Status = herald.StatusPending
+		res.NextAttemptAt = next
+	default:
+		res.Status = herald.StatusFail
+	}
+	return res
+}
+
+// describe says why a request got no response, briefly and without
+// internal detail a receiver's owner could not act on.
+func (e *Engine) describe(err error) string {
+	var blocked *egress.BlockedError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &blocked):
+		return blocked.Error()
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
+		return fmt.Sprintf("timeout: no response within %s", e.cfg.RequestTimeout)
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasPrefix(msg, "Post ") {
+		msg = msg[i+2:] // drop the `Post "url": ` prefix the client adds
+	}
+	return msg
+}
+
+func (e *Engine) logAttempt(job *herald.DeliveryJob, res herald.DeliveryResult) {
+	level := slogLevel(res.Attempt.Status == herald.StatusSuccess)
+	e.log.Log(context.Background(), level, "delivery attempt",
+		"app_id", job.Delivery.AppID, "endpoint_id", job.Delivery.EndpointID, "msg_id", job.Delivery.MsgID,
+		"attempt", res.Attempts, "status_code", res.Attempt.ResponseStatusCode,
+		"duration_ms", res.Attempt.ResponseDurationMs, "next", res.Status.String())
+}
+
+// truncateUTF8 returns at most n bytes of b as valid UTF-8.
+func truncateUTF8(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
+// It returns 0 when absent or malformed.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, 7*24*3600)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

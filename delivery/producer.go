@@ -1,0 +1,103 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+)
+
+// produce claims due deliveries while there are free slots and hands each
+// to its own executor goroutine. When a claim comes back short it sleeps
+// until the store reports new work, a delivery finishes, or the next
+// delivery falls due (at most PollInterval).
+func (e *Engine) produce(ctx context.Context) {
+	for ctx.Err() == nil {
+		free := e.cfg.Concurrency - int(e.inFlight.Load())
+		if free <= 0 {
+			e.waitForWork(ctx, e.cfg.PollInterval)
+			continue
+		}
+		limit := min(free, e.cfg.ClaimBatch)
+		n, err := e.claimAndDispatch(ctx, limit)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.Warn("claim deliveries", "err", err)
+			e.waitForWork(ctx, e.cfg.PollInterval)
+			continue
+		}
+		if n == limit {
+			continue // more may be due right now
+		}
+		e.waitForWork(ctx, e.untilNextDue(ctx))
+	}
+}
+
+// untilNextDue is how long to sleep after a short claim: until the next
+// delivery falls due, or PollInterval when deliveries are due already but
+// were not claimable (their endpoints are busy or throttled: a finishing
+// delivery wakes the producer earlier).
+func (e *Engine) untilNextDue(ctx context.Context) time.Duration {
+	next, ok, err := e.store.DeliveryNextDue(ctx)
+	if err != nil || !ok {
+		return e.cfg.PollInterval
+	}
+	d := next.Sub(e.cfg.Now())
+	if d <= 0 {
+		return e.cfg.PollInterval
+	}
+	return min(d, e.cfg.PollInterval)
+}
+
+// claimAndDispatch claims up to limit deliveries and starts one executor
+// per delivery.
+func (e *Engine) claimAndDispatch(ctx context.Context, limit int) (int, error) {
+	now := e.cfg.Now()
+	jobs, err := e.store.DeliveryClaim(ctx, herald.ClaimParams{
+		Now:              now,
+		Limit:            limit,
+		PerEndpoint:      e.cfg.PerEndpoint,
+		ExcludeEndpoints: e.limits.excluded(now),
+		LeaseUntil:       now.Add(e.leaseFor()),
+	})
+	if err != nil {
+		return 0, err
+	}
+	for i := range jobs {
+		job := jobs[i]
+		st := e.limits.claimed(job.Endpoint.ID)
+		e.inFlight.Add(1)
+		e.sends.Add(1)
+		go func() {
+			defer e.finish(job.Endpoint.ID)
+			e.execute(&job, st)
+		}()
+	}
+	return len(jobs), nil
+}
+
+// finish releases a claimed delivery's slots and wakes the producer.
+func (e *Engine) finish(endpointID string) {
+	e.limits.finished(endpointID, e.cfg.Now())
+	e.inFlight.Add(-1)
+	e.sends.Done()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// waitForWork blocks until something may have become claimable or d
+// passes.
+func (e *Engine) waitForWork(ctx context.Context, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-e.store.DeliveryNotify():
+	case <-e.wake:
+	case <-timer.C:
+	}
+}

@@ -1,0 +1,100 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"strings"
+
+	"github.com/herald-webhooks/herald"
+)
+
+// principal is who a request acts as.
+type principal struct {
+	credential string // hash identifying the credential, for idempotency keys
+	admin      bool
+	token      *herald.Token // the app-scoped token, when not admin
+	appUID     string        // uid of the token's application, if any
+}
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) *principal {
+	p, _ := ctx.Value(principalKey{}).(*principal)
+	return p
+}
+
+// hashToken returns the hex SHA-256 of a bearer token: tokens are stored
+// and compared only in this form.
+func hashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+// authenticate resolves the bearer token of r. Missing, wrong and expired
+// tokens are all EUnauthorized.
+func (s *server) authenticate(r *http.Request) (*principal, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok = strings.TrimSpace(tok)
+	if !ok || tok == "" {
+		return nil, herald.Errorf(herald.EUnauthorized, "Missing or malformed Authorization header: expected 'Bearer <token>'.")
+	}
+	hash := hashToken(tok)
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
+		return &principal{credential: hash, admin: true}, nil
+	}
+	t, err := s.store.TokenGetByHash(r.Context(), hash)
+	if herald.IsNotFound(err) || (err == nil && t.ExpiresAt != nil && !t.ExpiresAt.After(s.cfg.Now())) {
+		return nil, herald.Errorf(herald.EUnauthorized, "Invalid or expired token.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := &principal{credential: hash, token: t}
+	if t.AppID == "" {
+		p.admin = true
+		return p, nil
+	}
+	if app, err := s.store.ApplicationGet(r.Context(), t.AppID); err == nil {
+		p.appUID = app.UID
+	}
+	return p, nil
+}
+
+// access says who may use a route.
+type access int
+
+const (
+	adminOnly access = iota // admin tokens only
+	appScope                // admin, or a token scoped to the route's {app_id}
+	anyToken                // any valid token (logout)
+	public                  // no token (health)
+)
+
+// guard authenticates requests to a route and enforces its access level.
+// App-scoped tokens are checked against the {app_id} path value, as id or
+// uid, before anything is looked up.
+func (s *server) guard(level access, h http.HandlerFunc) http.HandlerFunc {
+	if level == public {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			writeError(w, err, s.log)
+			return
+		}
+		if !p.admin {
+			appKey := r.PathValue("app_id")
+			allowed := level == anyToken ||
+				(level == appScope && appKey != "" && (appKey == p.token.AppID || (p.appUID != "" && appKey == p.appUID)))
+			if !allowed {
+				writeError(w, herald.Errorf(herald.EForbidden, "This token may not access this resource."), s.log)
+				return
+			}
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	}
+}

@@ -1,0 +1,90 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+
+	"github.com/herald-webhooks/herald"
+)
+
+type portalIn struct {
+	Application  opt[applicationIn] `json:"application"`
+	FeatureFlags opt[[]string]      `json:"featureFlags"`
+}
+
+// appPortalAccess issues a token that can see and manage only one
+// application. Only a hash of the token is stored.
+func (s *server) appPortalAccess(w http.ResponseWriter, r *http.Request) {
+	var in portalIn
+	if err := s.decode(w, r, &in, true); err != nil {
+		writeError(w, err, s.log)
+		return
+	}
+	p := problems{}
+	if appIn, ok := in.Application.value(); ok {
+		appIn.validate(&p, false, "application")
+	}
+	if err := p.err(); err != nil {
+		writeError(w, err, s.log)
+		return
+	}
+	app, err := s.app(r)
+	if appIn, ok := in.Application.value(); ok && herald.IsNotFound(err) {
+		if !appIn.UID.Set || appIn.UID.Null {
+			appIn.UID = opt[string]{Set: true, V: r.PathValue("app_id")}
+		}
+		app, err = s.newApplication(r, &appIn)
+	}
+	if err != nil {
+		writeError(w, err, s.log)
+		return
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		writeError(w, err, s.log)
+		return
+	}
+	secret := "hrdp_" + base64.RawURLEncoding.EncodeToString(raw[:])
+	now := s.cfg.Now()
+	expires := now.Add(s.cfg.PortalTokenTTL)
+	tok := &herald.Token{ID: herald.NewID(herald.PrefixToken, now), Hash: hashToken(secret), AppID: app.ID, ExpiresAt: &expires, CreatedAt: now}
+	if err := s.store.TokenCreate(r.Context(), tok); err != nil {
+		writeError(w, err, s.log)
+		return
+	}
+	base := s.cfg.PublicURL
+	if base == "" {
+		base = "http://" + r.Host
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"token": secret, "url": base + "/app-portal#token=" + secret})
+}
+
+// logout revokes the calling app-portal token; for the admin token it does
+// nothing.
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	if p := principalFrom(r.Context()); p != nil && p.token != nil {
+		if err := s.store.TokenDelete(r.Context(), p.token.ID); err != nil {
+			writeError(w, err, s.log)
+			return
+		}
+	}
+	writeNoContent(w)
+}
+
+// health answers 204 when the store serves requests, 503 otherwise.
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Ping(r.Context()); err != nil {
+		s.log.Warn("health check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, httpErrorOut{Code: "service_unavailable", Detail: "The store is unavailable."})
+		return
+	}
+	writeNoContent(w)
+}
+
+func (s *server) ping(w http.ResponseWriter, r *http.Request) { writeNoContent(w) }
+
+// notFound answers unknown routes.
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, httpErrorOut{Code: "not_found", Detail: "No such route."})
+}

@@ -1,0 +1,63 @@
+package httpapi
+
+import "net/http"
+
+// routes registers every API route. Access: adminOnly routes need the admin
+// token; appScope routes also accept a token scoped to the {app_id}; POSTs
+// honour idempotency keys.
+func (s *server) routes(mux *http.ServeMux) {
+	handle := func(pattern string, level access, h http.HandlerFunc) {
+		if pattern[:4] == "POST" {
+			h = s.idempotent(h)
+		}
+		mux.Handle(pattern, s.guard(level, h))
+	}
+
+	handle("GET /api/v1/health", public, s.health)
+	handle("GET /api/v1/health/ping", public, s.ping)
+	handle("POST /api/v1/auth/app-portal-access/{app_id}", adminOnly, s.appPortalAccess)
+	handle("POST /api/v1/auth/logout", anyToken, s.logout)
+
+	handle("GET /api/v1/app", adminOnly, s.listApplications)
+	handle("POST /api/v1/app", adminOnly, s.createApplication)
+	handle("GET /api/v1/app/{app_id}", appScope, s.getApplication)
+	handle("PUT /api/v1/app/{app_id}", adminOnly, s.putApplication)
+	handle("PATCH /api/v1/app/{app_id}", adminOnly, s.patchApplication)
+	handle("DELETE /api/v1/app/{app_id}", adminOnly, s.deleteApplication)
+
+	handle("GET /api/v1/app/{app_id}/endpoint", appScope, s.listEndpoints)
+	handle("POST /api/v1/app/{app_id}/endpoint", appScope, s.createEndpoint)
+	handle("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}", appScope, s.getEndpoint)
+	handle("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}", appScope, s.putEndpoint)
+	handle("PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}", appScope, s.patchEndpoint)
+	handle("DELETE /api/v1/app/{app_id}/endpoint/{endpoint_id}", appScope, s.deleteEndpoint)
+	handle("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", appScope, s.getEndpointHeaders)
+	handle("PUT /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", appScope, s.setEndpointHeaders(false))
+	handle("PATCH /api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", appScope, s.setEndpointHeaders(true))
+	handle("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", appScope, s.getEndpointSecret)
+	handle("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", appScope, s.rotateEndpointSecret)
+	handle("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", appScope, s.endpointStats)
+	handle("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", appScope, s.sendExample)
+	handle("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", appScope, s.recoverEndpoint)
+	handle("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", appScope, s.listAttemptedMessages)
+
+	handle("GET /api/v1/app/{app_id}/msg", appScope, s.listMessages)
+	handle("POST /api/v1/app/{app_id}/msg", appScope, s.createMessage)
+	handle("GET /api/v1/app/{app_id}/msg/{msg_id}", appScope, s.getMessage)
+	handle("DELETE /api/v1/app/{app_id}/msg/{msg_id}/content", appScope, s.expungeMessageContent)
+	handle("GET /api/v1/app/{app_id}/msg/{msg_id}/endpoint", appScope, s.listAttemptedDestinations)
+	handle("POST /api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", appScope, s.resend)
+	handle("GET /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", appScope, s.getAttempt)
+	handle("DELETE /api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", appScope, s.expungeAttemptContent)
+	handle("GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", appScope, s.listAttemptsByEndpoint)
+	handle("GET /api/v1/app/{app_id}/attempt/msg/{msg_id}", appScope, s.listAttemptsByMessage)
+
+	handle("GET /api/v1/event-type", adminOnly, s.listEventTypes)
+	handle("POST /api/v1/event-type", adminOnly, s.createEventType)
+	handle("GET /api/v1/event-type/{event_type_name}", adminOnly, s.getEventType)
+	handle("PUT /api/v1/event-type/{event_type_name}", adminOnly, s.putEventType)
+	handle("PATCH /api/v1/event-type/{event_type_name}", adminOnly, s.patchEventType)
+	handle("DELETE /api/v1/event-type/{event_type_name}", adminOnly, s.deleteEventType)
+
+	mux.HandleFunc("/", s.notFound)
+}

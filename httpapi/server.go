@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+)
+
+// Config configures the API server. Zero values take the documented
+// defaults.
+type Config struct {
+	// AdminToken is the bearer token with full access. Required.
+	AdminToken string
+	// PublicURL is the base URL shown in app-portal access links. Default:
+	// "http://" + the request's Host.
+	PublicURL string
+	// MaxBodyBytes limits request bodies (413 beyond). Default 1 MiB.
+	MaxBodyBytes int64
+	// IdempotencyTTL is how long idempotent responses are kept. Default 12h.
+	IdempotencyTTL time.Duration
+	// PortalTokenTTL is the lifetime of app-portal tokens. Default 7 days.
+	PortalTokenTTL time.Duration
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+	// Logger receives request errors. Default: discard.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.IdempotencyTTL <= 0 {
+		c.IdempotencyTTL = 12 * time.Hour
+	}
+	if c.PortalTokenTTL <= 0 {
+		c.PortalTokenTTL = 7 * 24 * time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// server holds what handlers share.
+type server struct {
+	cfg   Config
+	store herald.Store
+	log   *slog.Logger
+	keys  *keyLocks
+}
+
+// NewServer returns the API as an http.Handler over store.
+func NewServer(cfg Config, store herald.Store) http.Handler {
+	cfg = cfg.withDefaults()
+	s := &server{cfg: cfg, store: store, log: cfg.Logger, keys: newKeyLocks()}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.recoverPanics(mux)
+}
+
+// recoverPanics turns a handler panic into a logged 500 with the error
+// body, so that one bad request never takes the server down.
+func (s *server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic in API handler", "method", r.Method, "path", r.URL.Path, "err", v)
+				writeError(w, herald.Errorf(herald.EInternal, "internal error"), s.log)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

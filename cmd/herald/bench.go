@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// benchConfig is what `herald bench` is told.
+type benchConfig struct {
+	Scenarios        []string
+	Duration         time.Duration // throughput run length
+	Clients          int           // concurrent API clients
+	PayloadBytes     int
+	LatencyRates     []int
+	LatencyDuration  time.Duration
+	FanOut           []int
+	FanOutDeliveries int
+	IsolationTotal   int
+	IsolationHanging int
+	IsolationTimeout time.Duration
+	Backlog          int
+	DataDir          string
+	JSONOut          string
+	ServerEnv        []string
+}
+
+// benchReport is the JSON result of a bench run.
+type benchReport struct {
+	Machine   map[string]any `json:"machine"`
+	StartedAt time.Time      `json:"startedAt"`
+	Results   []benchResult  `json:"results"`
+}
+
+// benchResult is one scenario's figures.
+type benchResult struct {
+	Scenario string             `json:"scenario"`
+	Figures  map[string]float64 `json:"figures"`
+	Notes    string             `json:"notes,omitempty"`
+}
+
+func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
+	fs := flag.NewFlagSet("herald bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	scen := fs.String("scenarios", "raw,throughput,latency,fanout,isolation,backlog", "scenarios to run, comma-separated")
+	var c benchConfig
+	fs.DurationVar(&c.Duration, "duration", 60*time.Second, "length of the throughput run")
+	fs.IntVar(&c.Clients, "clients", 64, "concurrent API clients (throughput, fan-out)")
+	fs.IntVar(&c.PayloadBytes, "payload-bytes", 1024, "payload size")
+	rates := fs.String("latency-rates", "1000,5000", "open-loop message rates for the latency scenario")
+	fs.DurationVar(&c.LatencyDuration, "latency-duration", 20*time.Second, "length of each latency run")
+	fan := fs.String("fanout", "10,100", "endpoint counts for the fan-out scenario")
+	fs.IntVar(&c.FanOutDeliveries, "fanout-deliveries", 200000, "deliveries per fan-out run")
+	fs.IntVar(&c.IsolationTotal, "isolation-endpoints", 100, "endpoints in the isolation scenario")
+	fs.IntVar(&c.IsolationHanging, "isolation-hanging", 10, "of which hang until the request timeout")
+	fs.DurationVar(&c.IsolationTimeout, "isolation-timeout", 5*time.Second, "request timeout of the isolation scenario's server")
+	fs.IntVar(&c.Backlog, "backlog", 1000000, "pending deliveries in the backlog scenario")
+	fs.StringVar(&c.DataDir, "data-dir", "", "where the bench servers keep data (default: a temporary folder, removed after)")
+	fs.StringVar(&c.JSONOut, "json", "bench-results.json", "file for the JSON results")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	c.Scenarios = splitList(*scen)
+	var err error
+	if c.LatencyRates, err = parseInts(*rates); err != nil {
+		return c, fmt.Errorf("--latency-rates: %w", err)
+	}
+	if c.FanOut, err = parseInts(*fan); err != nil {
+		return c, fmt.Errorf("--fanout: %w", err)
+	}
+	for _, s := range c.Scenarios {
+		if _, ok := benchScenarios[s]; !ok {
+			return c, fmt.Errorf("unknown scenario %q", s)
+		}
+	}
+	return c, nil
+}
+
+// benchScenarios maps scenario names to their runners.
+var benchScenarios = map[string]func(ctx context.Context, b *bench) ([]benchResult, error){
+	"raw":        runRaw,
+	"throughput": runThroughput,
+	"latency":    runLatency,
+	"fanout":     runFanOut,
+	"isolation":  runIsolation,
+	"backlog":    runBacklog,
+}
+
+// bench is the state shared by a run's scenarios.
+type bench struct {
+	cfg    benchConfig
+	out    io.Writer
+	logs   io.Writer
+	rcv    *benchReceiver
+	rawRPS float64
+	runDir string
+	runs   int
+}
+
+// runBench is `herald bench`: it runs the chosen scenarios, prints a table
+// and writes the JSON report.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseBenchFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	rcv, err := startBenchReceiver()
+	if err != nil {
+		return err
+	}
+	defer rcv.close()
+	dir := cfg.DataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "herald-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	b := &bench{cfg: cfg, out: stdout, logs: stderr, rcv: rcv, runDir: dir}
+	report := benchReport{Machine: machineInfo(), StartedAt: time.Now().UTC()}
+	fmt.Fprintf(stdout, "herald bench: %s, %d CPUs, %s\n", runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), report.Machine["cpu"])
+	for _, name := range cfg.Scenarios {
+		if ctx.Err() != nil {
+			break
+		}
+		res, err := benchScenarios[name](ctx, b)
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", name, err)
+		}
+		for _, r := range res {
+			printResult(stdout, r)
+		}
+		report.Results = append(report.Results, res...)
+	}
+	j, _ := json.MarshalIndent(report, "", "  ")
+	if err := os.WriteFile(cfg.JSONOut, append(j, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "results written to %s\n", cfg.JSONOut)
+	return nil
+}
+
+// server starts a fresh Herald for one scenario, with its own data dir.
+func (b *bench) server(env ...string) (*benchServer, string, error) {
+	b.runs++
+	dir := filepath.Join(b.runDir, "run-"+strconv.Itoa(b.runs))
+	s, err := startBenchServer(dir, append(append([]string{}, b.cfg.ServerEnv...), env...), b.logs)
+	return s, dir, err
+}
+
+func printResult(w io.Writer, r benchResult) {
+	keys := make([]string, 0, len(r.Figures))
+	for k := range r.Figures {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	fmt.Fprintf(w, "\n%-28s", r.Scenario)
+	for i, k := range keys {
+		if i > 0 && i%3 == 0 {
+			fmt.Fprintf(w, "\n%-28s", "")
+		}
+		fmt.Fprintf(w, " %s=%s", k, formatFigure(r.Figures[k]))
+	}
+	fmt.Fprintln(w)
+	if r.Notes != "" {
+		fmt.Fprintf(w, "%-28s  %s\n", "", r.Notes)
+	}
+}
+
+func formatFigure(v float64) string {
+	if v == float64(int64(v)) {
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+func machineInfo() map[string]any {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return map[string]any{"os": runtime.GOOS, "arch": runtime.GOARCH, "cpus": runtime.NumCPU(), "cpu": cpu, "go": runtime.Version(), "version": version}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, p := range splitList(s) {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive whole number", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

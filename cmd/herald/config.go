@@ -1,0 +1,273 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+	"github.com/herald-webhooks/herald/internal/egress"
+)
+
+// Config is everything `herald serve` can be told. Each field is set by a
+// flag, else by its HERALD_* environment variable, else by its default.
+type Config struct {
+	// Addr is the API's listen address. Default 127.0.0.1:8071.
+	Addr string
+	// DataDir holds the embedded database and the generated admin token.
+	// Default ./herald-data.
+	DataDir string
+	// AdminToken is the bearer token with full access. Default: generated
+	// on first start, stored in DataDir/admin-token and printed once.
+	AdminToken string
+	// PublicURL is the URL clients reach the API at, used in app-portal
+	// links. Default: taken from each request's Host.
+	PublicURL string
+	// RetrySchedule is the delay after each failed attempt. Default
+	// 5s,5m,30m,2h,5h,10h,10h (8 attempts over about 27 hours).
+	RetrySchedule []time.Duration
+	// RetryJitter spreads each retry delay by this fraction either way.
+	// Default 0.2 (±20%).
+	RetryJitter float64
+	// RequestTimeout bounds each delivery attempt. Default 15s.
+	RequestTimeout time.Duration
+	// AllowedDestinationCIDRs are networks deliveries may reach although
+	// the SSRF guard blocks them (loopback, private, ...). Default none.
+	AllowedDestinationCIDRs []netip.Prefix
+	// Concurrency is the most delivery attempts in flight. Default 256.
+	Concurrency int
+	// EndpointConcurrency is the most attempts in flight to one endpoint.
+	// Default 32.
+	EndpointConcurrency int
+	// MaxBodyBytes limits API request bodies. Default 1 MiB.
+	MaxBodyBytes int64
+	// ShutdownTimeout bounds the wait for in-flight attempts on SIGTERM.
+	// Default 10s.
+	ShutdownTimeout time.Duration
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string
+	// LogFormat is text or json. Default text.
+	LogFormat string
+	// Role is what this process runs: "all" (the API and the delivery
+	// engine), "api" (only the API) or "worker" (only delivery). Default all.
+	Role string
+}
+
+// RunsAPI reports whether the role serves the API.
+func (c Config) RunsAPI() bool { return c.Role != "worker" }
+
+// RunsWorker reports whether the role runs the delivery engine.
+func (c Config) RunsWorker() bool { return c.Role != "api" }
+
+// setting is one configuration knob: its flag, its environment variable, its
+// default and how to apply a value to a Config.
+type setting struct {
+	flag, env, def, usage string
+	apply                 func(c *Config, v string) error
+}
+
+func settings() []setting {
+	return []setting{
+		{"addr", "HERALD_ADDR", "127.0.0.1:8071", "API listen address", func(c *Config, v string) error {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return fmt.Errorf("not host:port: %v", err)
+			}
+			c.Addr = v
+			return nil
+		}},
+		{"data-dir", "HERALD_DATA_DIR", "./herald-data", "folder of the embedded database", func(c *Config, v string) error {
+			if v == "" {
+				return errors.New("must not be empty")
+			}
+			c.DataDir = v
+			return nil
+		}},
+		{"admin-token", "HERALD_ADMIN_TOKEN", "", "bearer token with full access (default: generated and stored in the data dir)", func(c *Config, v string) error {
+			if v != "" && len(v) < 16 {
+				return errors.New("must be at least 16 characters")
+			}
+			c.AdminToken = v
+			return nil
+		}},
+		{"public-url", "HERALD_PUBLIC_URL", "", "URL clients reach the API at (for app-portal links)", func(c *Config, v string) error {
+			c.PublicURL = strings.TrimSuffix(v, "/")
+			return nil
+		}},
+		{"retry-schedule", "HERALD_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h", "comma-separated delays after each failed attempt", func(c *Config, v string) error {
+			s, err := parseSchedule(v)
+			c.RetrySchedule = s
+			return err
+		}},
+		{"retry-jitter", "HERALD_RETRY_JITTER", "0.2", "fraction by which retry delays vary either way (0 to 0.5)", func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 0.5 {
+				return errors.New("must be a number from 0 to 0.5")
+			}
+			c.RetryJitter = f
+			return nil
+		}},
+		{"request-timeout", "HERALD_REQUEST_TIMEOUT", "15s", "timeout of each delivery attempt", func(c *Config, v string) error {
+			d, err := parsePositiveDuration(v)
+			c.RequestTimeout = d
+			return err
+		}},
+		{"allowed-destination-cidrs", "HERALD_ALLOWED_DESTINATION_CIDRS", "", "comma-separated networks deliveries may reach despite the SSRF guard", func(c *Config, v string) error {
+			p, err := egress.ParseCIDRs(v)
+			c.AllowedDestinationCIDRs = p
+			return err
+		}},
+		{"concurrency", "HERALD_CONCURRENCY", "256", "most delivery attempts in flight", intSetting(func(c *Config, n int) { c.Concurrency = n }, 1, 100000)},
+		{"endpoint-concurrency", "HERALD_ENDPOINT_CONCURRENCY", "32", "most attempts in flight to one endpoint", intSetting(func(c *Config, n int) { c.EndpointConcurrency = n }, 1, 10000)},
+		{"max-body-bytes", "HERALD_MAX_BODY_BYTES", "1048576", "largest API request body", intSetting(func(c *Config, n int) { c.MaxBodyBytes = int64(n) }, 1024, 64<<20)},
+		{"shutdown-timeout", "HERALD_SHUTDOWN_TIMEOUT", "10s", "how long SIGTERM waits for in-flight attempts", func(c *Config, v string) error {
+			d, err := parsePositiveDuration(v)
+			c.ShutdownTimeout = d
+			return err
+		}},
+		{"log-level", "HERALD_LOG_LEVEL", "info", "debug, info, warn or error", oneOf(func(c *Config, v string) { c.LogLevel = v }, "debug", "info", "warn", "error")},
+		{"log-format", "HERALD_LOG_FORMAT", "text", "text or json", oneOf(func(c *Config, v string) { c.LogFormat = v }, "text", "json")},
+		{"role", "HERALD_ROLE", "all", "all (API and delivery), api or worker", oneOf(func(c *Config, v string) { c.Role = v }, "all", "api", "worker")},
+	}
+}
+
+// loadConfig builds the Config from args (flags), getenv and defaults. It
+// reports every problem at once: unknown HERALD_* variables, malformed
+// values and unknown flags.
+func loadConfig(name string, args []string, environ []string, stderr io.Writer) (Config, error) {
+	var cfg Config
+	getenv := envLookup(environ)
+	all := settings()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flagValues := make(map[string]*string, len(all))
+	for _, s := range all {
+		flagValues[s.flag] = fs.String(s.flag, "", fmt.Sprintf("%s (env %s, default %q)", s.usage, s.env, s.def))
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var problems []string
+	known := map[string]bool{}
+	for _, s := range all {
+		known[s.env] = true
+		value, source := s.def, "default"
+		if v := getenv(s.env); v != "" {
+			value, source = v, s.env
+		}
+		if set[s.flag] {
+			value, source = *flagValues[s.flag], "--"+s.flag
+		}
+		if err := s.apply(&cfg, value); err != nil {
+			problems = append(problems, fmt.Sprintf("%s=%q: %v", source, value, err))
+		}
+	}
+	problems = append(problems, unknownEnv(environ, known)...)
+	if len(problems) > 0 {
+		return cfg, fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+	}
+	cfg.DataDir = filepath.Clean(cfg.DataDir)
+	return cfg, nil
+}
+
+// unknownEnv names every HERALD_* variable in environ that is not a setting,
+// so that a typo does not silently leave a default in force.
+func unknownEnv(environ []string, known map[string]bool) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "HERALD_") && !known[k] && !ignoredEnv[k] {
+			out = append(out, fmt.Sprintf("%s: unknown setting", k))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ignoredEnv are HERALD_* variables read by tests and tools, not by serve.
+var ignoredEnv = map[string]bool{"HERALD_TEST_DATABASE_URL": true, "HERALD_REQUIRE_SDK_TEST": true}
+
+// RetryPolicy returns the delivery retry policy of c.
+func (c Config) RetryPolicy() herald.RetryPolicy {
+	return herald.RetryPolicy{Schedule: c.RetrySchedule, Jitter: c.RetryJitter, MaxRetryAfter: time.Hour}
+}
+
+func parseSchedule(v string) ([]time.Duration, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, nil // no retries: one attempt only
+	}
+	parts := strings.Split(v, ",")
+	out := make([]time.Duration, 0, len(parts))
+	for _, p := range parts {
+		d, err := parsePositiveDuration(strings.TrimSpace(p))
+		if err != nil {
+			return nil, fmt.Errorf("item %q: %v", p, err)
+		}
+		out = append(out, d)
+	}
+	if len(out) > 50 {
+		return nil, errors.New("at most 50 retries")
+	}
+	return out, nil
+}
+
+func parsePositiveDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, errors.New("not a duration (e.g. 500ms, 15s, 2h)")
+	}
+	if d <= 0 {
+		return 0, errors.New("must be positive")
+	}
+	if d > 7*24*time.Hour {
+		return 0, errors.New("must be at most 7 days")
+	}
+	return d, nil
+}
+
+func intSetting(set func(*Config, int), lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("must be a whole number from %d to %d", lo, hi)
+		}
+		set(c, n)
+		return nil
+	}
+}
+
+func oneOf(set func(*Config, string), allowed ...string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, a := range allowed {
+			if v == a {
+				set(c, v)
+				return nil
+			}
+		}
+		return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+	}
+}
+
+// envLookup returns a getenv over environ ("KEY=value" pairs).
+func envLookup(environ []string) func(string) string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return func(k string) string { return m[k] }
+}

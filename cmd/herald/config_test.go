@@ -1,0 +1,85 @@
+package main
+
+import (
+	"io"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := loadConfig("serve", nil, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Addr: "127.0.0.1:8071", DataDir: "herald-data",
+		RetrySchedule:       []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
+		RetryJitter:         0.2,
+		RequestTimeout:      15 * time.Second,
+		Concurrency:         256,
+		EndpointConcurrency: 32,
+		MaxBodyBytes:        1 << 20,
+		ShutdownTimeout:     10 * time.Second,
+		LogLevel:            "info",
+		LogFormat:           "text",
+		Role:                "all",
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
+	}
+	if got := cfg.RetryPolicy().MaxAttempts(); got != 8 {
+		t.Errorf("default schedule gives %d attempts, want 8", got)
+	}
+}
+
+func TestLoadConfigPrecedence(t *testing.T) {
+	env := []string{"HERALD_ADDR=0.0.0.0:9000", "HERALD_REQUEST_TIMEOUT=3s", "HERALD_ALLOWED_DESTINATION_CIDRS=127.0.0.0/8, ::1", "PATH=/bin"}
+	cfg, err := loadConfig("serve", []string{"--addr", "127.0.0.1:0", "--retry-schedule", "1s,2s"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:0" {
+		t.Errorf("flag must beat env: Addr = %q", cfg.Addr)
+	}
+	if cfg.RequestTimeout != 3*time.Second {
+		t.Errorf("env must beat default: RequestTimeout = %v", cfg.RequestTimeout)
+	}
+	if want := []time.Duration{time.Second, 2 * time.Second}; !reflect.DeepEqual(cfg.RetrySchedule, want) {
+		t.Errorf("RetrySchedule = %v, want %v", cfg.RetrySchedule, want)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	if !reflect.DeepEqual(cfg.AllowedDestinationCIDRs, want) {
+		t.Errorf("AllowedDestinationCIDRs = %v, want %v", cfg.AllowedDestinationCIDRs, want)
+	}
+}
+
+func TestLoadConfigNamesEveryProblem(t *testing.T) {
+	env := []string{
+		"HERALD_RETRY_SCHEDULE=5s,soon",
+		"HERALD_REQUEST_TIMEOUT=-1s",
+		"HERALD_ALLOWED_DESTINATION_CIDRS=10.0.0.0/33",
+		"HERALD_ADRR=127.0.0.1:1", // typo
+		"HERALD_LOG_LEVEL=loud",
+	}
+	_, err := loadConfig("serve", nil, env, io.Discard)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"HERALD_RETRY_SCHEDULE", "soon", "HERALD_REQUEST_TIMEOUT", "HERALD_ALLOWED_DESTINATION_CIDRS", "HERALD_ADRR: unknown setting", "HERALD_LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestLoadConfigRejectsUnknownFlag(t *testing.T) {
+	if _, err := loadConfig("serve", []string{"--no-such-flag"}, nil, io.Discard); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+	if _, err := loadConfig("serve", []string{"stray"}, nil, io.Discard); err == nil {
+		t.Fatal("stray argument accepted")
+	}
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+	"github.com/herald-webhooks/herald/delivery"
+	"github.com/herald-webhooks/herald/httpapi"
+	"github.com/herald-webhooks/herald/internal/egress"
+	"github.com/herald-webhooks/herald/sqlite"
+)
+
+// runServe runs the API and the delivery engine until ctx is cancelled,
+// then shuts down in order: stop accepting requests, stop claiming and let
+// in-flight attempts finish (bounded), flush results, close the store.
+func runServe(ctx context.Context, args []string, environ []string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig("herald serve", args, environ, stderr)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	token, err := adminToken(cfg, stdout)
+	if err != nil {
+		return err
+	}
+
+	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "herald.db"), Logger: logger})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer store.Close()
+
+	stopEngine, err := startEngine(ctx, cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	defer stopEngine()
+
+	srv, addr, serveErr, err := startAPI(cfg, token, store, logger)
+	if err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	maintCtx, stopMaint := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() { defer wg.Done(); purgeIdempotency(maintCtx, store, logger) }()
+
+	if srv != nil {
+		fmt.Fprintf(stdout, "herald listening on http://%s\n", addr)
+	} else {
+		fmt.Fprintln(stdout, "herald worker running")
+	}
+	logger.Info("herald started", "addr", addr, "role", cfg.Role, "data_dir", cfg.DataDir, "version", version)
+
+	select {
+	case <-ctx.Done():
+		err = nil
+	case err = <-serveErr:
+		err = fmt.Errorf("http server: %w", err)
+	}
+	logger.Info("herald shutting down")
+	if srv != nil {
+		shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		if serr := srv.Shutdown(shutCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			logger.Warn("http shutdown", "err", serr)
+		}
+	}
+	stopMaint()
+	wg.Wait()
+	stopEngine()
+	logger.Info("herald stopped")
+	return err
+}
+
+// startEngine starts the delivery engine when the role runs one, and
+// returns the function that stops it (bounded by ShutdownTimeout; safe
+// twice).
+func startEngine(ctx context.Context, cfg Config, store herald.Store, logger *slog.Logger) (func(), error) {
+	if !cfg.RunsWorker() {
+		return func() {}, nil
+	}
+	engine := delivery.New(deliveryConfig(cfg, logger), store)
+	if err := engine.Start(ctx); err != nil {
+		return nil, fmt.Errorf("start delivery engine: %w", err)
+	}
+	return func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		engine.Stop(stopCtx)
+	}, nil
+}
+
+// startAPI listens and serves the API when the role runs it. serveErr
+// receives the server's error if it stops by itself.
+func startAPI(cfg Config, token string, store herald.Store, logger *slog.Logger) (srv *http.Server, addr string, serveErr chan error, err error) {
+	serveErr = make(chan error, 1)
+	if !cfg.RunsAPI() {
+		return nil, "", serveErr, nil
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv = &http.Server{
+		Handler: httpapi.NewServer(httpapi.Config{
+			AdminToken:   token,
+			PublicURL:    cfg.PublicURL,
+			MaxBodyBytes: cfg.MaxBodyBytes,
+			Logger:       logger,
+		}, store),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	go func() { serveErr <- srv.Serve(ln) }()
+	return srv, ln.Addr().String(), serveErr, nil
+}
+
+func deliveryConfig(cfg Config, logger *slog.Logger) delivery.Config {
+	return delivery.Config{
+		Policy:         cfg.RetryPolicy(),
+		RequestTimeout: cfg.RequestTimeout,
+		Concurrency:    cfg.Concurrency,
+		PerEndpoint:    cfg.EndpointConcurrency,
+		RescueOnStart:  true, // the embedded store has one process: its sending rows are orphans
+		HTTPClient: egress.NewClient(egress.Config{
+			AllowedCIDRs: cfg.AllowedDestinationCIDRs,
+			Timeout:      cfg.RequestTimeout,
+		}),
+		Logger: logger,
+	}
+}
+
+// purgeIdempotency deletes expired idempotency records every few minutes
+// until ctx ends.
+func purgeIdempotency(ctx context.Context, store herald.Store, logger *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := store.IdempotencyPurge(ctx, time.Now()); err != nil {
+				logger.Warn("purge idempotency records", "err", err)
+			} else if n > 0 {
+				logger.Debug("purged idempotency records", "count", n)
+			}
+		}
+	}
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -22,7 +22,7 @@ type Config struct {
 	// RequestTimeout bounds each attempt. Default 15s.
 	RequestTimeout time.Duration
 	// Concurrency is the most deliveries claimed and not yet finished in
-	// this process. Default 256.
+	// this process. Default 2048.
 	Concurrency int
 	// PerEndpoint is the most attempts in flight to one endpoint.
 	// Default 32.
@@ -61,7 +61,7 @@ func (c Config) withDefaults() Config {
 		c.RequestTimeout = 15 * time.Second
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 256
+		c.Concurrency = 2048
 	}
 	if c.PerEndpoint <= 0 {
 		c.PerEndpoint = 32
@@ -205,11 +205,13 @@ func (e *Engine) maintain(ctx context.Context) {
 	}
 }
 
-// leaseFor is how long a claim may take: waiting for one endpoint slot
-// (at most one attempt), throttling (at most PerEndpoint tokens at 1/s) and
-// the attempt itself.
+// leaseFor is how long a claim may take: waiting for the endpoint's slots
+// (the attempts claimed ahead of it, claimAhead rounds at most), throttling
+// (at most one claim's worth of attempts at the lowest rate, 1/s) and the
+// attempt itself.
 func (e *Engine) leaseFor() time.Duration {
-	return 2*e.cfg.RequestTimeout + e.cfg.LeaseExtra + time.Duration(e.cfg.PerEndpoint)*time.Second
+	return time.Duration(claimAhead+1)*e.cfg.RequestTimeout + e.cfg.LeaseExtra +
+		time.Duration(e.cfg.PerEndpoint*claimAhead)*time.Second
 }
 
 // sleep waits d or until ctx ends.

@@ -22,6 +22,9 @@ import (
 // is dropped; MaxResponseBytes of it are kept.
 const maxReadBytes = 64 << 10
 
+// slowAttemptMs marks an endpoint slow: no claiming ahead for it.
+const slowAttemptMs = 1000
+
 // execute waits for the endpoint's throttle token and slot, makes the
 // attempt and hands the result to the completer. On shutdown it gives up
 // without a result: the lease brings the delivery back.
@@ -44,6 +47,8 @@ func (e *Engine) execute(job *herald.DeliveryJob, st *endpointState) {
 	if !ok {
 		return // aborted by shutdown
 	}
+	a := &res.Attempt
+	e.limits.observe(st, a.ResponseStatusCode == 0 || a.ResponseDurationMs > slowAttemptMs)
 	e.done.add(res)
 }
 

@@ -19,6 +19,7 @@ type limits struct {
 
 type endpointState struct {
 	claimed int           // claimed, not finished
+	slow    bool          // its last attempt took long or got no answer
 	slots   chan struct{} // attempts in flight, capacity perEndpoint
 	bucket  bucket        // throttleRate, when set
 }
@@ -60,15 +61,24 @@ func (l *limits) finished(id string, now time.Time) {
 	}
 }
 
+// claimAhead is how many deliveries, per attempt slot, may be claimed for an
+// endpoint that answers quickly: claiming ahead keeps its slots busy with
+// few, large claims. A slow endpoint gets no more than its slots.
+const claimAhead = 4
+
 // excluded lists the endpoints not to claim for now: those with as many
-// deliveries claimed as they may have in flight (capped by their
-// throttle rate), and those whose throttle bucket is empty.
+// deliveries claimed as they may have (claimAhead times their slots, only
+// their slots when slow, at most their throttle rate), and those whose
+// throttle bucket is empty.
 func (l *limits) excluded(now time.Time) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []string
 	for id, s := range l.eps {
-		bound := l.perEndpoint
+		bound := l.perEndpoint * claimAhead
+		if s.slow {
+			bound = l.perEndpoint
+		}
 		if s.bucket.rate > 0 {
 			bound = min(bound, max(1, int(s.bucket.rate)))
 		}
@@ -77,6 +87,14 @@ func (l *limits) excluded(now time.Time) []string {
 		}
 	}
 	return out
+}
+
+// observe records how an attempt to the endpoint went: slow (long, or no
+// answer) endpoints are not claimed ahead for.
+func (l *limits) observe(s *endpointState, slow bool) {
+	l.mu.Lock()
+	s.slow = slow
+	l.mu.Unlock()
 }
 
 // reserve takes a throttle token for endpoint state s at rate per second

@@ -42,7 +42,7 @@ type Config struct {
 	// AllowedDestinationCIDRs are networks deliveries may reach although
 	// the SSRF guard blocks them (loopback, private, ...). Default none.
 	AllowedDestinationCIDRs []netip.Prefix
-	// Concurrency is the most delivery attempts in flight. Default 256.
+	// Concurrency is the most deliveries claimed and in flight. Default 2048.
 	Concurrency int
 	// EndpointConcurrency is the most attempts in flight to one endpoint.
 	// Default 32.
@@ -124,7 +124,7 @@ func settings() []setting {
 			c.AllowedDestinationCIDRs = p
 			return err
 		}},
-		{"concurrency", "HERALD_CONCURRENCY", "256", "most delivery attempts in flight", intSetting(func(c *Config, n int) { c.Concurrency = n }, 1, 100000)},
+		{"concurrency", "HERALD_CONCURRENCY", "2048", "most deliveries claimed and in flight", intSetting(func(c *Config, n int) { c.Concurrency = n }, 1, 100000)},
 		{"endpoint-concurrency", "HERALD_ENDPOINT_CONCURRENCY", "32", "most attempts in flight to one endpoint", intSetting(func(c *Config, n int) { c.EndpointConcurrency = n }, 1, 10000)},
 		{"max-body-bytes", "HERALD_MAX_BODY_BYTES", "1048576", "largest API request body", intSetting(func(c *Config, n int) { c.MaxBodyBytes = int64(n) }, 1024, 64<<20)},
 		{"shutdown-timeout", "HERALD_SHUTDOWN_TIMEOUT", "10s", "how long SIGTERM waits for in-flight attempts", func(c *Config, v string) error {

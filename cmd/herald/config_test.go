@@ -19,7 +19,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		RetrySchedule:       []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
 		RetryJitter:         0.2,
 		RequestTimeout:      15 * time.Second,
-		Concurrency:         256,
+		Concurrency:         2048,
 		EndpointConcurrency: 32,
 		MaxBodyBytes:        1 << 20,
 		ShutdownTimeout:     10 * time.Second,

@@ -122,7 +122,7 @@ func New(cfg Config, store herald.DeliveryStore) *Engine {
 		cfg:    cfg,
 		store:  store,
 		log:    cfg.Logger,
-		limits: newLimits(cfg.PerEndpoint),
+		limits: newLimits(cfg.PerEndpoint, cfg.Concurrency),
 		wake:   make(chan struct{}, 1),
 	}
 }

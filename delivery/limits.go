@@ -12,6 +12,7 @@ import (
 // follows the number of busy endpoints, not of all endpoints.
 type limits struct {
 	perEndpoint int
+	maxClaimed  int // most claimed for one endpoint: a share of all slots
 
 	mu  sync.Mutex
 	eps map[string]*endpointState
@@ -24,8 +25,11 @@ type endpointState struct {
 	bucket  bucket        // throttleRate, when set
 }
 
-func newLimits(perEndpoint int) *limits {
-	return &limits{perEndpoint: perEndpoint, eps: map[string]*endpointState{}}
+// newLimits bounds attempts in flight per endpoint to perEndpoint, and the
+// deliveries claimed for one endpoint to a quarter of concurrency, so that
+// endpoints not yet known to be slow cannot take every slot.
+func newLimits(perEndpoint, concurrency int) *limits {
+	return &limits{perEndpoint: perEndpoint, maxClaimed: max(1, concurrency/4), eps: map[string]*endpointState{}}
 }
 
 func (l *limits) state(id string) *endpointState {
@@ -79,6 +83,7 @@ func (l *limits) excluded(now time.Time) []string {
 		if s.slow {
 			bound = l.perEndpoint
 		}
+		bound = min(bound, l.maxClaimed)
 		if s.bucket.rate > 0 {
 			bound = min(bound, max(1, int(s.bucket.rate)))
 		}

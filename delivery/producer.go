@@ -58,7 +58,7 @@ func (e *Engine) claimAndDispatch(ctx context.Context, limit int) (int, error) {
 	jobs, err := e.store.DeliveryClaim(ctx, herald.ClaimParams{
 		Now:              now,
 		Limit:            limit,
-		PerEndpoint:      e.cfg.PerEndpoint * claimAhead,
+		PerEndpoint:      min(e.cfg.PerEndpoint*claimAhead, e.limits.maxClaimed),
 		ExcludeEndpoints: e.limits.excluded(now),
 		LeaseUntil:       now.Add(e.leaseFor()),
 	})

@@ -56,6 +56,9 @@ type Config struct {
 	LogLevel string
 	// LogFormat is text or json. Default text.
 	LogFormat string
+	// PprofAddr, when set, serves Go's profiling endpoints (/debug/pprof/)
+	// on this address, for diagnosing performance. Default off.
+	PprofAddr string
 	// Role is what this process runs: "all" (the API and the delivery
 	// engine), "api" (only the API) or "worker" (only delivery). Default all.
 	Role string
@@ -134,6 +137,15 @@ func settings() []setting {
 		}},
 		{"log-level", "HERALD_LOG_LEVEL", "info", "debug, info, warn or error", oneOf(func(c *Config, v string) { c.LogLevel = v }, "debug", "info", "warn", "error")},
 		{"log-format", "HERALD_LOG_FORMAT", "text", "text or json", oneOf(func(c *Config, v string) { c.LogFormat = v }, "text", "json")},
+		{"pprof-addr", "HERALD_PPROF_ADDR", "", "address for Go's /debug/pprof endpoints (off when empty)", func(c *Config, v string) error {
+			if v != "" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("not host:port: %v", err)
+				}
+			}
+			c.PprofAddr = v
+			return nil
+		}},
 		{"role", "HERALD_ROLE", "all", "all (API and delivery), api or worker", oneOf(func(c *Config, v string) { c.Role = v }, "all", "api", "worker")},
 	}
 }

@@ -30,10 +30,11 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, v any, allowEmpt
 			return herald.Errorf(herald.EInvalid, "A JSON request body is required.")
 		}
 	}
-	if !json.Valid(body) {
-		return herald.Errorf(herald.EInvalid, "The request body is not valid JSON.")
-	}
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := json.Unmarshal(body, v); err != nil { // it checks the whole body is JSON first
+		var syntaxErr *json.SyntaxError
+		if errors.As(err, &syntaxErr) {
+			return herald.Errorf(herald.EInvalid, "The request body is not valid JSON.")
+		}
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
 			loc := append([]string{"body"}, strings.Split(typeErr.Field, ".")...)

@@ -47,6 +47,10 @@ func (s *Store) ApplicationCreate(ctx context.Context, app *herald.Application) 
 
 // ApplicationGet implements herald.ApplicationStore.
 func (s *Store) ApplicationGet(ctx context.Context, key string) (*herald.Application, error) {
+	cached, gen, ok := s.apps.get(key)
+	if ok {
+		return cached, nil
+	}
 	var app herald.Application
 	err := s.read(ctx, "get application", func(q querier) error {
 		var err error
@@ -61,6 +65,7 @@ func (s *Store) ApplicationGet(ctx context.Context, key string) (*herald.Applica
 	if err != nil {
 		return nil, err
 	}
+	s.apps.put(gen, key, &app)
 	return &app, nil
 }
 
@@ -70,6 +75,7 @@ func (s *Store) ApplicationUpdate(ctx context.Context, app *herald.Application) 
 	if err != nil {
 		return err
 	}
+	defer s.apps.invalidate()
 	return s.write(ctx, "update application", func(w *wtx) error {
 		res, err := w.exec(`UPDATE applications SET uid = ?, name = ?, throttle_rate = ?, metadata = ?, updated_at = ?
 			WHERE id = ?`,
@@ -90,6 +96,7 @@ func (s *Store) ApplicationUpdate(ctx context.Context, app *herald.Application) 
 // ApplicationDelete implements herald.ApplicationStore: its endpoints,
 // messages, deliveries, attempts and tokens go with it.
 func (s *Store) ApplicationDelete(ctx context.Context, id string) error {
+	defer s.apps.invalidate()
 	return s.write(ctx, "delete application", func(w *wtx) error {
 		res, err := w.exec("DELETE FROM applications WHERE id = ?", id)
 		if err != nil {

@@ -46,6 +46,7 @@ type Store struct {
 	wdb    *sql.DB // the one write connection
 	rdb    *sql.DB // read-only connections
 	reader *reader
+	apps   *appCache
 	w      *writer
 	notify chan struct{}
 
@@ -105,6 +106,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		wdb:    wdb,
 		rdb:    rdb,
 		reader: newReader(rdb),
+		apps:   newAppCache(),
 		notify: make(chan struct{}, 1),
 	}
 	if s.w, err = newWriter(ctx, wdb, cfg.MaxBatch, cfg.Logger, s.signal); err != nil {

@@ -37,6 +37,12 @@ func startBenchServer(dataDir string, env []string, logs io.Writer) (*benchServe
 	if err != nil {
 		return nil, err
 	}
+	return startServeProcess(exe, dataDir, env, logs)
+}
+
+// startServeProcess runs `exe serve` as a child process (env entries win
+// over the defaults set here) and waits until it listens.
+func startServeProcess(exe, dataDir string, env []string, logs io.Writer) (*benchServer, error) {
 	var raw [16]byte
 	rand.Read(raw[:])
 	token := "bench_" + hex.EncodeToString(raw[:])

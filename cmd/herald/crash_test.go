@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,12 +17,6 @@ import (
 	"testing"
 	"time"
 )
-
-// process is a real `herald serve` child process.
-type process struct {
-	cmd *exec.Cmd
-	URL string
-}
 
 // buildHerald compiles the herald binary into a temp dir.
 func buildHerald(t *testing.T) string {
@@ -37,46 +29,20 @@ func buildHerald(t *testing.T) string {
 	return bin
 }
 
-// startProcess starts the binary on dataDir and waits until it listens.
-func startProcess(t *testing.T, bin, dataDir string, logs io.Writer) *process {
+// startProcess starts the binary on dataDir with a short retry schedule
+// and waits until it listens.
+func startProcess(t *testing.T, bin, dataDir string, logs io.Writer) *benchServer {
 	t.Helper()
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(),
-		"HERALD_ADDR=127.0.0.1:0",
-		"HERALD_DATA_DIR="+dataDir,
-		"HERALD_ADMIN_TOKEN="+testToken,
+	p, err := startServeProcess(bin, dataDir, []string{
+		"HERALD_ADMIN_TOKEN=" + testToken,
 		"HERALD_RETRY_SCHEDULE=200ms,400ms,800ms,1s,1s,1s,1s,1s",
 		"HERALD_RETRY_JITTER=0",
 		"HERALD_REQUEST_TIMEOUT=5s",
-		"HERALD_ALLOWED_DESTINATION_CIDRS=127.0.0.0/8",
-		"HERALD_LOG_LEVEL=warn",
-	)
-	stdout, err := cmd.StdoutPipe()
+	}, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-	}()
-	select {
-	case u := <-urls:
-		return &process{cmd: cmd, URL: u}
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("herald did not start")
-		return nil
-	}
+	return p
 }
 
 // TestCrashLosesNothing kills a real herald process with SIGKILL while

@@ -16,6 +16,7 @@ func TestErrorFormats(t *testing.T) {
 	svixError(t, h.do("", "GET", "/api/v1/app", nil), 401, "authentication_failed")
 	svixError(t, h.do("wrong-token", "GET", "/api/v1/app", nil), 401, "authentication_failed")
 	svixError(t, h.do(adminToken, "GET", "/api/v1/nope", nil), 404, "not_found")
+	svixError(t, h.do(adminToken, "DELETE", "/api/v1/app", nil), 405, "method_not_allowed")
 	svixError(t, h.do(adminToken, "GET", "/api/v1/app/app_missing/endpoint", nil), 404, "not_found")
 	svixError(t, h.do(adminToken, "POST", "/api/v1/app", `{"name": `), 400, "generic_error")
 	svixError(t, h.do(adminToken, "POST", "/api/v1/app", `{"name":"`+strings.Repeat("x", 4096)+`"}`), 413, "payload_too_large")

@@ -83,8 +83,3 @@ func (s *server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) ping(w http.ResponseWriter, r *http.Request) { writeNoContent(w) }
-
-// notFound answers unknown routes.
-func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusNotFound, httpErrorOut{Code: "not_found", Detail: "No such route."})
-}

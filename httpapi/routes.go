@@ -58,6 +58,4 @@ func (s *server) routes(mux *http.ServeMux) {
 	handle("PUT /api/v1/event-type/{event_type_name}", adminOnly, s.putEventType)
 	handle("PATCH /api/v1/event-type/{event_type_name}", adminOnly, s.patchEventType)
 	handle("DELETE /api/v1/event-type/{event_type_name}", adminOnly, s.deleteEventType)
-
-	mux.HandleFunc("/", s.notFound)
 }

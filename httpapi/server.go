@@ -62,7 +62,30 @@ func NewServer(cfg Config, store herald.Store) http.Handler {
 	s := &server{cfg: cfg, store: store, log: cfg.Logger, keys: newKeyLocks()}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.recoverPanics(mux)
+	return s.recoverPanics(jsonMisses(mux))
+}
+
+// jsonMisses answers requests that match no route with Svix's error body:
+// 404 for an unknown path, 405 (with Allow) for a known path and another
+// method.
+func jsonMisses(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		probe := &statusProbe{header: http.Header{}}
+		h.ServeHTTP(probe, r)
+		if allow := probe.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		if probe.status == http.StatusMethodNotAllowed {
+			writeJSON(w, http.StatusMethodNotAllowed, httpErrorOut{Code: "method_not_allowed", Detail: "This route does not accept " + r.Method + "."})
+			return
+		}
+		writeJSON(w, http.StatusNotFound, httpErrorOut{Code: "not_found", Detail: "No such route."})
+	})
 }
 
 // recoverPanics turns a handler panic into a logged 500 with the error
@@ -81,3 +104,14 @@ func (s *server) recoverPanics(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// statusProbe is a ResponseWriter that only keeps the status and headers
+// the mux's own 404/405 handler sets.
+type statusProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *statusProbe) Header() http.Header         { return p.header }
+func (p *statusProbe) WriteHeader(code int)        { p.status = code }
+func (p *statusProbe) Write(b []byte) (int, error) { return len(b), nil }

@@ -72,9 +72,6 @@ func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []s
 	var out []herald.Delivery
 	err = s.write(ctx, "create message", func(w *wtx) error {
 		out = nil
-		if err := appExists(w.ctx, w, msg.AppID); err != nil {
-			return err
-		}
 		targets, err := fanOutTargets(w, msg, only)
 		if err != nil {
 			return err
@@ -86,6 +83,9 @@ func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []s
 				return errEventIDTaken
 			}
 			return herald.Errorf(herald.EConflict, "A message with this ID already exists")
+		}
+		if isForeignKey(err) { // the application does not exist
+			return errAppNotFound
 		}
 		if err != nil {
 			return err

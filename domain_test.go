@@ -161,3 +161,23 @@ func TestErrorCode(t *testing.T) {
 		t.Errorf("wrapped error lost its code or message")
 	}
 }
+
+// TestBase62KnownValues pins the encoding: zero, the largest 20-byte
+// value (KSUID's maximum string) and one in between.
+func TestBase62KnownValues(t *testing.T) {
+	var zero, maxv [20]byte
+	for i := range maxv {
+		maxv[i] = 0xff
+	}
+	if got := encodeBase62(zero[:]); got != "000000000000000000000000000" {
+		t.Errorf("zero = %q", got)
+	}
+	if got := encodeBase62(maxv[:]); got != "aWgEPTl1tmebfsQzFP4bxwgy80V" {
+		t.Errorf("max = %q", got)
+	}
+	one := zero
+	one[19] = 63
+	if got := encodeBase62(one[:]); got != "000000000000000000000000011" {
+		t.Errorf("63 = %q", got)
+	}
+}

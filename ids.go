@@ -3,7 +3,6 @@ package herald
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"math/big"
 	"time"
 )
 
@@ -55,14 +54,23 @@ func IDAt(prefix string, t time.Time) string {
 	return prefix + encodeBase62(raw[:])
 }
 
+// encodeBase62 renders the 20-byte big-endian number b as 27 base62
+// digits, dividing five 32-bit limbs by 62 in turn (no big.Int: IDs are
+// made for every message, delivery and attempt).
 func encodeBase62(b []byte) string {
-	n := new(big.Int).SetBytes(b)
-	base := big.NewInt(62)
+	var limbs [5]uint32
+	for i := range limbs {
+		limbs[i] = binary.BigEndian.Uint32(b[i*4:])
+	}
 	out := make([]byte, idSuffixLen)
-	mod := new(big.Int)
 	for i := idSuffixLen - 1; i >= 0; i-- {
-		n.DivMod(n, base, mod)
-		out[i] = base62Alphabet[mod.Int64()]
+		var rem uint64
+		for j := range limbs {
+			cur := rem<<32 | uint64(limbs[j])
+			limbs[j] = uint32(cur / 62)
+			rem = cur % 62
+		}
+		out[i] = base62Alphabet[rem]
 	}
 	return string(out)
 }

@@ -280,28 +280,56 @@ func (w *writer) runBatch(batch []*writeOp) {
 }
 
 // commitBatch returns each operation's own error; err is set when the
-// whole transaction failed and nothing was written.
+// whole transaction failed and nothing was written. It first runs the
+// operations without savepoints (the common case: none fails); if one
+// fails, it rolls the transaction back and runs the batch again with a
+// savepoint per operation, so that only the failing ones are undone.
+// Operations are therefore safe to run twice: each sets its outputs afresh
+// on every run.
 func (w *writer) commitBatch(ops []*writeOp) (results []error, notify bool, err error) {
+	if len(ops) > 1 {
+		results, notify, failed, err := w.runBatchTx(ops, false)
+		if err != nil || !failed {
+			return results, notify, err
+		}
+	}
+	results, notify, _, err = w.runBatchTx(ops, true)
+	return results, notify, err
+}
+
+// runBatchTx runs ops in one transaction, each in a savepoint when
+// savepoints is set. Without savepoints, the first failing operation rolls
+// the whole transaction back and failed is reported.
+func (w *writer) runBatchTx(ops []*writeOp, savepoints bool) (results []error, notify, failed bool, err error) {
 	ctx := context.Background()
 	x := &wtx{ctx: ctx, w: w}
 	if err := w.begin(ctx); err != nil {
-		return nil, false, fmt.Errorf("begin write batch: %w", mapErr(err))
+		return nil, false, false, fmt.Errorf("begin write batch: %w", mapErr(err))
 	}
 	results = make([]error, len(ops))
 	for i, op := range ops {
-		w.nops.Add(1)
+		if !savepoints {
+			x.notify = false
+			if callOp(op.fn, x) != nil {
+				w.rollback(ctx)
+				return nil, false, true, nil
+			}
+			notify = notify || x.notify
+			continue
+		}
 		results[i], err = runSavepoint(x, op.fn, &notify)
 		if err != nil {
 			w.rollback(ctx)
-			return nil, false, err
+			return nil, false, false, err
 		}
 	}
 	if _, err := x.exec("COMMIT"); err != nil {
 		w.rollback(ctx)
-		return nil, false, fmt.Errorf("commit write batch: %w", mapErr(err))
+		return nil, false, false, fmt.Errorf("commit write batch: %w", mapErr(err))
 	}
 	w.commits.Add(1)
-	return results, notify, nil
+	w.nops.Add(uint64(len(ops)))
+	return results, notify, false, nil
 }
 
 // begin starts the batch's transaction, renewing the connection once if

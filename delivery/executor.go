@@ -199,10 +199,13 @@ func (e *Engine) describe(err error) string {
 
 func (e *Engine) logAttempt(job *herald.DeliveryJob, res herald.DeliveryResult) {
 	level := slogLevel(res.Attempt.Status == herald.StatusSuccess)
-	e.log.Log(context.Background(), level, "delivery attempt",
-		"app_id", job.Delivery.AppID, "endpoint_id", job.Delivery.EndpointID, "msg_id", job.Delivery.MsgID,
+	attrs := []any{"app_id", job.Delivery.AppID, "endpoint_id", job.Delivery.EndpointID, "msg_id", job.Delivery.MsgID,
 		"attempt", res.Attempts, "status_code", res.Attempt.ResponseStatusCode,
-		"duration_ms", res.Attempt.ResponseDurationMs, "next", res.Status.String())
+		"duration_ms", res.Attempt.ResponseDurationMs, "next", res.Status.String()}
+	if res.Attempt.ResponseStatusCode == 0 {
+		attrs = append(attrs, "err", res.Attempt.Response) // why no response came
+	}
+	e.log.Log(context.Background(), level, "delivery attempt", attrs...)
 }
 
 // truncateUTF8 returns at most n bytes of b as valid UTF-8.

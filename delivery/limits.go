@@ -52,17 +52,34 @@ func (l *limits) claimed(id string) *endpointState {
 
 // finished records that a claimed delivery for id is done, and drops idle
 // state.
-func (l *limits) finished(id string, now time.Time) {
+// It reports whether the endpoint has room for a claim worth making: half
+// its bound or more is free.
+func (l *limits) finished(id string, now time.Time) (room bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.eps[id]
 	if s == nil {
-		return
+		return true
 	}
 	s.claimed--
+	room = s.claimed <= l.bound(s)/2
 	if s.claimed <= 0 && !s.bucket.busy(now) {
 		delete(l.eps, id)
 	}
+	return room
+}
+
+// bound is how many deliveries may be claimed for the endpoint at once.
+func (l *limits) bound(s *endpointState) int {
+	b := l.perEndpoint * claimAhead
+	if s.slow {
+		b = l.perEndpoint
+	}
+	b = min(b, l.maxClaimed)
+	if s.bucket.rate > 0 {
+		b = min(b, max(1, int(s.bucket.rate)))
+	}
+	return b
 }
 
 // claimAhead is how many deliveries, per attempt slot, may be claimed for an
@@ -79,15 +96,7 @@ func (l *limits) excluded(now time.Time) []string {
 	defer l.mu.Unlock()
 	var out []string
 	for id, s := range l.eps {
-		bound := l.perEndpoint * claimAhead
-		if s.slow {
-			bound = l.perEndpoint
-		}
-		bound = min(bound, l.maxClaimed)
-		if s.bucket.rate > 0 {
-			bound = min(bound, max(1, int(s.bucket.rate)))
-		}
-		if s.claimed >= bound || s.bucket.busy(now) {
+		if s.claimed >= l.bound(s) || s.bucket.busy(now) {
 			out = append(out, id)
 		}
 	}

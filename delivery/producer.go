@@ -78,14 +78,19 @@ func (e *Engine) claimAndDispatch(ctx context.Context, limit int) (int, error) {
 	return len(jobs), nil
 }
 
-// finish releases a claimed delivery's slots and wakes the producer.
+// finish releases a claimed delivery's slots and wakes the producer when
+// a claim is worth making: the endpoint has half its bound free, or the
+// free global slots just reached half a claim batch. (Otherwise every
+// finish would cost a claim of one delivery.)
 func (e *Engine) finish(endpointID string) {
-	e.limits.finished(endpointID, e.cfg.Now())
-	e.inFlight.Add(-1)
+	room := e.limits.finished(endpointID, e.cfg.Now())
+	free := e.cfg.Concurrency - int(e.inFlight.Add(-1))
 	e.sends.Done()
-	select {
-	case e.wake <- struct{}{}:
-	default:
+	if room || free == max(1, e.cfg.ClaimBatch/2) {
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -37,6 +37,7 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 		usage(stderr)
 		return errors.New("no command given")
 	}
+	tuneGC(envLookup(environ))
 	switch cmd, rest := args[1], args[2:]; cmd {
 	case "serve":
 		return runServe(ctx, rest, environ, stdout, stderr)

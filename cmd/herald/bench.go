@@ -18,6 +18,7 @@ import (
 type benchConfig struct {
 	Scenarios        []string
 	Duration         time.Duration // throughput run length
+	RawDuration      time.Duration // raw run length
 	Clients          int           // concurrent API clients
 	PayloadBytes     int
 	LatencyRates     []int
@@ -31,6 +32,9 @@ type benchConfig struct {
 	DataDir          string
 	JSONOut          string
 	ServerEnv        []string
+	// ServerBinary is the herald binary the bench runs as its server;
+	// default this one.
+	ServerBinary string
 }
 
 // benchReport is the JSON result of a bench run.
@@ -53,6 +57,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	scen := fs.String("scenarios", "raw,throughput,latency,fanout,isolation,backlog", "scenarios to run, comma-separated")
 	var c benchConfig
 	fs.DurationVar(&c.Duration, "duration", 60*time.Second, "length of the throughput run")
+	fs.DurationVar(&c.RawDuration, "raw-duration", 10*time.Second, "length of the raw run")
 	fs.IntVar(&c.Clients, "clients", 64, "concurrent API clients (throughput, fan-out)")
 	fs.IntVar(&c.PayloadBytes, "payload-bytes", 1024, "payload size")
 	rates := fs.String("latency-rates", "1000,5000", "open-loop message rates for the latency scenario")
@@ -65,10 +70,18 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.IntVar(&c.Backlog, "backlog", 1000000, "pending deliveries in the backlog scenario")
 	fs.StringVar(&c.DataDir, "data-dir", "", "where the bench servers keep data (default: a temporary folder, removed after)")
 	fs.StringVar(&c.JSONOut, "json", "bench-results.json", "file for the JSON results")
+	fs.StringVar(&c.ServerBinary, "server-binary", "", "herald binary to run as the server (default: this one)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	c.Scenarios = splitList(*scen)
+	if c.ServerBinary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return c, err
+		}
+		c.ServerBinary = exe
+	}
 	var err error
 	if c.LatencyRates, err = parseInts(*rates); err != nil {
 		return c, fmt.Errorf("--latency-rates: %w", err)
@@ -152,7 +165,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func (b *bench) server(env ...string) (*benchServer, string, error) {
 	b.runs++
 	dir := filepath.Join(b.runDir, "run-"+strconv.Itoa(b.runs))
-	s, err := startBenchServer(dir, append(append([]string{}, b.cfg.ServerEnv...), env...), b.logs)
+	s, err := startServeProcess(b.cfg.ServerBinary, dir, append(append([]string{}, b.cfg.ServerEnv...), env...), b.logs)
 	return s, dir, err
 }
 

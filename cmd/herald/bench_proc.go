@@ -29,17 +29,6 @@ type benchServer struct {
 	start time.Time
 }
 
-// startBenchServer runs `herald serve` from this binary on a fresh port
-// with dataDir, extra environment and loopback receivers allowed, and waits
-// until it listens.
-func startBenchServer(dataDir string, env []string, logs io.Writer) (*benchServer, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	return startServeProcess(exe, dataDir, env, logs)
-}
-
 // startServeProcess runs `exe serve` as a child process (env entries win
 // over the defaults set here) and waits until it listens.
 func startServeProcess(exe, dataDir string, env []string, logs io.Writer) (*benchServer, error) {

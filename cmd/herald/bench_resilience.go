@@ -97,7 +97,7 @@ func runBacklog(ctx context.Context, b *bench) ([]benchResult, error) {
 		return nil, err
 	}
 	b.rcv.reset()
-	full, err := startBenchServer(dir, append(b.cfg.ServerEnv, "HERALD_ADMIN_TOKEN="+api.Token), b.logs)
+	full, err := startServeProcess(b.cfg.ServerBinary, dir, append(b.cfg.ServerEnv, "HERALD_ADMIN_TOKEN="+api.Token), b.logs)
 	if err != nil {
 		return nil, err
 	}

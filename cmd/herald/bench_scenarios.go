@@ -20,7 +20,7 @@ func runRaw(ctx context.Context, b *bench) ([]benchResult, error) {
 	key, _ := signing.ParseKey(signing.NewSecret())
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.cfg.Clients * 2}}
 	var sent atomic.Int64
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(b.cfg.RawDuration)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := 0; w < b.cfg.Clients; w++ {

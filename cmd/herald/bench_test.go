@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestBenchRunsEveryScenario runs `herald bench` at a tiny size and checks
+// that every scenario reports its figures. It asserts no speed: benchmarks
+// are measured by the command, not by tests.
+func TestBenchRunsEveryScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts several real servers")
+	}
+	bin := buildHerald(t)
+	out := filepath.Join(t.TempDir(), "bench.json")
+	args := []string{"--server-binary", bin, "--json", out, "--duration", "500ms", "--raw-duration", "300ms", "--clients", "4",
+		"--latency-rates", "50", "--latency-duration", "500ms", "--fanout", "3", "--fanout-deliveries", "60",
+		"--isolation-endpoints", "4", "--isolation-hanging", "1", "--isolation-timeout", "300ms", "--backlog", "50"}
+	var stdout, stderr syncBuffer
+	if err := runBench(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report benchReport
+	if err := json.Unmarshal(b, &report); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"raw":          {"requests_per_s"},
+		"throughput":   {"delivered_per_s", "accepted_per_s", "cpu_s_per_1000_msgs", "peak_rss_mib", "ratio_to_raw"},
+		"latency@50/s": {"p50_ms", "p99_ms", "max_ms"},
+		"fan-out to 3": {"deliveries_per_s"},
+		"isolation":    {"throughput_kept", "p99_ratio"},
+		"backlog":      {"drain_per_s", "peak_rss_mib", "idle_rss_mib", "ready_after_start_ms"},
+	}
+	got := map[string]map[string]float64{}
+	for _, r := range report.Results {
+		got[r.Scenario] = r.Figures
+	}
+	for scenario, keys := range want {
+		for _, k := range keys {
+			if v, ok := got[scenario][k]; !ok || v <= 0 {
+				t.Errorf("%s: figure %s = %v (present %v), want a positive number", scenario, k, v, ok)
+			}
+		}
+	}
+	if got["backlog"]["pending_deliveries"] != 50 {
+		t.Errorf("backlog pending %v, want 50", got["backlog"]["pending_deliveries"])
+	}
+}

@@ -105,12 +105,14 @@ func toEventType(e *herald.EventType) eventTypeOut {
 // emptyPayload is shown when content is not asked for or was expunged.
 var emptyPayload = json.RawMessage("{}")
 
+// messageOut is a message as the API shows it. Its payload is written as
+// stored (see writeMessage), not re-encoded.
 type messageOut struct {
 	ID        string          `json:"id"`
 	EventID   *string         `json:"eventId,omitempty"`
 	EventType string          `json:"eventType"`
 	Channels  []string        `json:"channels,omitempty"`
-	Payload   json.RawMessage `json:"payload"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
 	Timestamp string          `json:"timestamp"`
 }
 

@@ -82,6 +82,11 @@ func (o *opt[T]) UnmarshalJSON(b []byte) error {
 		o.Null = true
 		return nil
 	}
+	if raw, ok := any(&o.V).(*json.RawMessage); ok {
+		// Already checked as JSON by the decoder: keep the bytes as sent.
+		*raw = append(json.RawMessage(nil), b...)
+		return nil
+	}
 	return json.Unmarshal(b, &o.V)
 }
 

@@ -54,7 +54,9 @@ func isolationRun(ctx context.Context, b *bench, healthy, hanging int) ([2]float
 			return [2]float64{}, err
 		}
 	}
-	msgs := int64(max(1, b.cfg.FanOutDeliveries/(healthy+hanging)))
+	// Both runs send the same messages: the one with hanging endpoints
+	// differs only by them.
+	msgs := int64(max(1, b.cfg.FanOutDeliveries/b.cfg.IsolationTotal))
 	rec := b.rcv.reset()
 	start := time.Now()
 	n, err := flood(ctx, c, app, min(b.cfg.Clients, int(msgs)), b.cfg.PayloadBytes, msgs, start.Add(time.Hour))

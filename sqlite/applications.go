@@ -98,6 +98,7 @@ func (s *Store) ApplicationUpdate(ctx context.Context, app *herald.Application) 
 func (s *Store) ApplicationDelete(ctx context.Context, id string) error {
 	defer s.apps.invalidate()
 	return s.write(ctx, "delete application", func(w *wtx) error {
+		w.w.fanOut.forget(id)
 		res, err := w.exec("DELETE FROM applications WHERE id = ?", id)
 		if err != nil {
 			return err

@@ -20,7 +20,7 @@ const (
 
 // claimScanQuery reads one window of the due index, after a cursor.
 const claimScanQuery = `SELECT id, endpoint_id, next_attempt_at FROM deliveries INDEXED BY deliveries_due
-	WHERE status = ? AND next_attempt_at <= ? AND (next_attempt_at, id) > (?, ?)
+	WHERE status = 1 AND next_attempt_at <= ? AND (next_attempt_at, id) > (?, ?)
 	ORDER BY next_attempt_at, id LIMIT ?`
 
 // pendingEndpointsQuery lists the endpoints that have pending deliveries,
@@ -72,7 +72,7 @@ func pickDue(w *wtx, p herald.ClaimParams) ([]string, error) {
 	var picked []string
 	lastAt, lastID := int64(math.MinInt64), ""
 	for range claimRounds {
-		rows, err := w.query(claimScanQuery, herald.StatusPending, ts(p.Now), lastAt, lastID, window)
+		rows, err := w.query(claimScanQuery, ts(p.Now), lastAt, lastID, window)
 		if err != nil {
 			return nil, err
 		}

@@ -106,8 +106,9 @@ func TestClaimQueriesUseIndexes(t *testing.T) {
 		args  []any
 		index string
 	}{
-		{claimScanQuery, []any{1, 0, 0, "", 10}, "deliveries_due"},
-		{"SELECT MIN(next_attempt_at) FROM deliveries WHERE status = ?", []any{1}, "deliveries_due"},
+		{claimScanQuery, []any{0, 0, "", 10}, "deliveries_due"},
+		{nextDueQuery, nil, "deliveries_due"},
+		{rescueQuery, []any{1, 0, 0, 0}, "deliveries_leased"},
 		{pendingEndpointsQuery, nil, "deliveries_pending_endpoint"},
 		{endpointDueQuery, []any{"ep", 0, 10}, "deliveries_pending_endpoint"},
 	} {

@@ -91,6 +91,7 @@ func (s *Store) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
 	}
 	args = append([]any{ep.ID, ep.AppID}, append(args, ts(ep.CreatedAt), ts(ep.UpdatedAt))...)
 	return s.write(ctx, "create endpoint", func(w *wtx) error {
+		w.w.fanOut.forget(ep.AppID)
 		if err := appExists(w.ctx, w, ep.AppID); err != nil {
 			return err
 		}
@@ -137,6 +138,7 @@ func (s *Store) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 	}
 	args = append(args, ts(ep.UpdatedAt), ep.ID, ep.AppID)
 	return s.write(ctx, "update endpoint", func(w *wtx) error {
+		w.w.fanOut.forget(ep.AppID)
 		res, err := w.exec(`UPDATE endpoints SET uid = ?, url = ?, description = ?, event_types = ?,
 			channels = ?, disabled = ?, throttle_rate = ?, metadata = ?, headers = ?, secrets = ?,
 			updated_at = ? WHERE id = ? AND app_id = ?`, args...)
@@ -157,6 +159,7 @@ func (s *Store) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 // deliveries (in any state) go with it; its attempts stay as history.
 func (s *Store) EndpointDelete(ctx context.Context, appID, id string) error {
 	return s.write(ctx, "delete endpoint", func(w *wtx) error {
+		w.w.fanOut.forget(appID)
 		res, err := w.exec("DELETE FROM endpoints WHERE id = ? AND app_id = ?", id, appID)
 		if err != nil {
 			return err

@@ -128,7 +128,27 @@ func fanOutTargets(w *wtx, msg *herald.Message, only []string) ([]string, error)
 			return id, sc.Scan(&id)
 		})
 	}
-	rows, err := w.query("SELECT id, event_types, channels, disabled FROM endpoints WHERE app_id = ? ORDER BY id", msg.AppID)
+	eps, err := fanOutEndpoints(w, msg.AppID)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for i := range eps {
+		if herald.EndpointMatches(&eps[i], msg.EventType, msg.Channels) {
+			ids = append(ids, eps[i].ID)
+		}
+	}
+	return ids, nil
+}
+
+// fanOutEndpoints returns the ID, filters and state of every endpoint of
+// the application, ordered by ID, from the writer's fan-out cache or else
+// from the endpoints table.
+func fanOutEndpoints(w *wtx, appID string) ([]herald.Endpoint, error) {
+	if eps, ok := w.w.fanOut.get(appID); ok {
+		return eps, nil
+	}
+	rows, err := w.query("SELECT id, event_types, channels, disabled FROM endpoints WHERE app_id = ? ORDER BY id", appID)
 	if err != nil {
 		return nil, err
 	}
@@ -146,13 +166,8 @@ func fanOutTargets(w *wtx, msg *herald.Message, only []string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
-	for i := range eps {
-		if herald.EndpointMatches(&eps[i], msg.EventType, msg.Channels) {
-			ids = append(ids, eps[i].ID)
-		}
-	}
-	return ids, nil
+	w.w.fanOut.put(appID, eps)
+	return eps, nil
 }
 
 // insertDeliveryQuery inserts one delivery; the writer prepares it once.

@@ -50,13 +50,17 @@ func insertAttempt(w *wtx, a *herald.Attempt) error {
 	return err
 }
 
+// rescueQuery returns leased deliveries whose lease ended to the queue,
+// found through the partial index deliveries_leased (status 3 is
+// herald.StatusSending, spelled out so that the index applies).
+const rescueQuery = `UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_until = 0, updated_at = ?
+	WHERE status = 3 AND lease_until < ?`
+
 // DeliveryRescue implements herald.DeliveryStore.
 func (s *Store) DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) (int, error) {
 	var n int
 	err := s.write(ctx, "rescue deliveries", func(w *wtx) error {
-		res, err := w.exec(`UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_until = 0, updated_at = ?
-			WHERE status = ? AND lease_until < ?`,
-			herald.StatusPending, ts(now), ts(now), herald.StatusSending, ts(leaseBefore))
+		res, err := w.exec(rescueQuery, herald.StatusPending, ts(now), ts(now), ts(leaseBefore))
 		if err != nil {
 			return err
 		}
@@ -67,12 +71,15 @@ func (s *Store) DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) 
 	return n, err
 }
 
+// nextDueQuery reads the earliest due time from the partial due index
+// (whose condition the query must spell out as a literal to use it).
+const nextDueQuery = "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 1"
+
 // DeliveryNextDue implements herald.DeliveryStore.
 func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
 	err := s.read(ctx, "next due delivery", func(q querier) error {
-		return q.QueryRowContext(ctx, "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = ?",
-			herald.StatusPending).Scan(&next)
+		return q.QueryRowContext(ctx, nextDueQuery).Scan(&next)
 	})
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err

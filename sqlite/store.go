@@ -118,6 +118,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// writerCacheKiB is the write connection's page cache size.
+const writerCacheKiB = 32 << 10
+
 // dsn returns the data source name of a write or a read connection.
 func dsn(path string, write bool) string {
 	q := url.Values{}
@@ -128,6 +131,10 @@ func dsn(path string, write bool) string {
 		q.Add("_pragma", "synchronous(FULL)")
 		// Savepoint sub-journals stay in memory instead of a temp file.
 		q.Add("_pragma", "temp_store(MEMORY)")
+		// The writer touches the queue's and the newest rows' pages on
+		// every batch: a larger page cache (it fills only as pages are
+		// used) saves re-reading them from the file.
+		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writerCacheKiB))
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}

@@ -108,6 +108,7 @@ type writer struct {
 	db       *sql.DB
 	conn     *sql.Conn
 	stmts    map[string]*sql.Stmt // owned by the run goroutine
+	fanOut   *fanOutCache         // owned by the run goroutine
 	maxBatch int
 	logger   *slog.Logger
 	onNotify func()
@@ -130,6 +131,7 @@ func newWriter(ctx context.Context, db *sql.DB, maxBatch int, logger *slog.Logge
 		db:       db,
 		conn:     conn,
 		stmts:    map[string]*sql.Stmt{},
+		fanOut:   newFanOutCache(),
 		maxBatch: maxBatch,
 		logger:   logger,
 		onNotify: onNotify,
@@ -287,14 +289,38 @@ func (w *writer) runBatch(batch []*writeOp) {
 // Operations are therefore safe to run twice: each sets its outputs afresh
 // on every run.
 func (w *writer) commitBatch(ops []*writeOp) (results []error, notify bool, err error) {
-	if len(ops) > 1 {
-		results, notify, failed, err := w.runBatchTx(ops, false)
-		if err != nil || !failed {
-			return results, notify, err
-		}
+	if len(ops) == 1 {
+		return w.runSingle(ops[0])
+	}
+	results, notify, failed, err := w.runBatchTx(ops, false)
+	if err != nil || !failed {
+		return results, notify, err
 	}
 	results, notify, _, err = w.runBatchTx(ops, true)
 	return results, notify, err
+}
+
+// runSingle runs a batch of one operation in its own transaction, without
+// a savepoint: if the operation fails, rolling the transaction back undoes
+// exactly it.
+func (w *writer) runSingle(op *writeOp) (results []error, notify bool, err error) {
+	ctx := context.Background()
+	x := &wtx{ctx: ctx, w: w}
+	if err := w.begin(ctx); err != nil {
+		return nil, false, fmt.Errorf("begin write batch: %w", mapErr(err))
+	}
+	if opErr := callOp(op.fn, x); opErr != nil {
+		w.rollback(ctx)
+		w.nops.Add(1)
+		return []error{opErr}, false, nil
+	}
+	if _, err := x.exec("COMMIT"); err != nil {
+		w.rollback(ctx)
+		return nil, false, fmt.Errorf("commit write batch: %w", mapErr(err))
+	}
+	w.commits.Add(1)
+	w.nops.Add(1)
+	return []error{nil}, x.notify, nil
 }
 
 // runBatchTx runs ops in one transaction, each in a savepoint when
@@ -354,6 +380,7 @@ func (w *writer) begin(ctx context.Context) error {
 // rollback ends a failed batch's transaction; SQLite may have rolled it
 // back already, so an error here only goes to the log.
 func (w *writer) rollback(ctx context.Context) {
+	w.fanOut.reset() // it may hold what the transaction read
 	if w.conn == nil {
 		return
 	}
@@ -372,6 +399,7 @@ func runSavepoint(x *wtx, fn func(w *wtx) error, notify *bool) (opErr, fatal err
 	x.notify = false
 	opErr = callOp(fn, x)
 	if opErr != nil {
+		x.w.fanOut.reset()
 		if _, err := x.exec("ROLLBACK TO op"); err != nil {
 			return nil, fmt.Errorf("rollback to savepoint after %v: %w", opErr, mapErr(err))
 		}

@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+	"github.com/jackc/pgx/v5"
+)
+
+// TokenCreate implements herald.AuthStore. EConflict if the ID or hash is
+// taken; ENotFound if the token's application does not exist.
+func (s *Store) TokenCreate(ctx context.Context, t *herald.Token) error {
+	return s.write(ctx, "create token", func(w *wtx) error {
+		_, err := w.exec("INSERT INTO tokens (id, hash, app_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+			t.ID, t.Hash, nullStr(t.AppID), tsPtr(t.ExpiresAt), t.CreatedAt)
+		switch {
+		case isUnique(err):
+			return herald.Errorf(herald.EConflict, "Token already exists")
+		case isForeignKey(err):
+			return errAppNotFound
+		}
+		return err
+	})
+}
+
+// TokenGetByHash implements herald.AuthStore.
+func (s *Store) TokenGetByHash(ctx context.Context, hash string) (*herald.Token, error) {
+	var t herald.Token
+	err := s.read(ctx, "get token", func(q querier) error {
+		var appID *string
+		var expires *time.Time
+		err := q.QueryRow(ctx, "SELECT id, hash, app_id, expires_at, created_at FROM tokens WHERE hash = $1", hash).
+			Scan(&t.ID, &t.Hash, &appID, &expires, &t.CreatedAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return herald.Errorf(herald.ENotFound, "Token not found")
+		}
+		t.AppID, t.ExpiresAt, t.CreatedAt = fromNullStr(appID), fromTSPtr(expires), fromTS(t.CreatedAt)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// TokenDelete implements herald.AuthStore.
+func (s *Store) TokenDelete(ctx context.Context, id string) error {
+	return s.write(ctx, "delete token", func(w *wtx) error {
+		_, err := w.exec("DELETE FROM tokens WHERE id = $1", id)
+		return err
+	})
+}
+
+// IdempotencyGet implements herald.AuthStore.
+func (s *Store) IdempotencyGet(ctx context.Context, key string, now time.Time) (*herald.IdempotentResponse, error) {
+	var r herald.IdempotentResponse
+	err := s.read(ctx, "get idempotent response", func(q querier) error {
+		err := q.QueryRow(ctx, "SELECT key, status_code, body, expires_at FROM idempotency WHERE key = $1 AND expires_at > $2",
+			key, now).Scan(&r.Key, &r.StatusCode, &r.Body, &r.ExpiresAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return herald.Errorf(herald.ENotFound, "Idempotent response not found")
+		}
+		r.ExpiresAt = fromTS(r.ExpiresAt)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// IdempotencyPut implements herald.AuthStore.
+func (s *Store) IdempotencyPut(ctx context.Context, r *herald.IdempotentResponse) error {
+	return s.write(ctx, "put idempotent response", func(w *wtx) error {
+		_, err := w.exec(`INSERT INTO idempotency (key, status_code, body, expires_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (key) DO UPDATE SET status_code = excluded.status_code, body = excluded.body,
+				expires_at = excluded.expires_at`,
+			r.Key, r.StatusCode, bytesArg(r.Body), r.ExpiresAt)
+		return err
+	})
+}
+
+// IdempotencyPurge implements herald.AuthStore.
+func (s *Store) IdempotencyPurge(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := s.write(ctx, "purge idempotent responses", func(w *wtx) error {
+		tag, err := w.exec("DELETE FROM idempotency WHERE expires_at < $1", now)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	return n, err
+}
+
+// TaskCreate implements herald.AuthStore.
+func (s *Store) TaskCreate(ctx context.Context, t *herald.Task) error {
+	return s.write(ctx, "create task", func(w *wtx) error {
+		_, err := w.exec("INSERT INTO tasks (id, kind, status, updated_at) VALUES ($1, $2, $3, $4)",
+			t.ID, t.Kind, t.Status, t.UpdatedAt)
+		if isUnique(err) {
+			return herald.Errorf(herald.EConflict, "Task already exists")
+		}
+		return err
+	})
+}

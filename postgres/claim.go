@@ -1,0 +1,151 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// Claim scan bounds: a claim first reads the due index, oldest first, in
+// windows of claimWindow rows (Limit*4, at least claimWindowMin, at most
+// claimWindowMax), for at most claimRounds windows.
+const (
+	claimWindowMin = 256
+	claimWindowMax = 2048
+	claimRounds    = 4
+)
+
+// claimScanQuery reads one window of the due index (deliveries_due) after
+// a cursor, without locking: the claim statement checks each row again.
+const claimScanQuery = `SELECT id, endpoint_id, next_attempt_at FROM deliveries
+	WHERE status = ` + sqlPending + ` AND next_attempt_at <= $1 AND (next_attempt_at, id) > ($2, $3)
+	ORDER BY next_attempt_at, id LIMIT $4`
+
+// endpointHeadsQuery reads the oldest due deliveries ($2 at most) of each
+// endpoint that has pending deliveries and is not excluded ($3), and
+// returns the oldest $4 of them. The endpoints are listed by a skip scan
+// of the partial index deliveries_pending_endpoint: one index probe per
+// endpoint, however large its backlog.
+const endpointHeadsQuery = `WITH RECURSIVE e (id) AS (
+		(SELECT endpoint_id FROM deliveries WHERE status = ` + sqlPending + ` ORDER BY endpoint_id LIMIT 1)
+		UNION ALL
+		SELECT (SELECT endpoint_id FROM deliveries WHERE status = ` + sqlPending + ` AND endpoint_id > e.id
+			ORDER BY endpoint_id LIMIT 1)
+		FROM e WHERE e.id IS NOT NULL)
+	SELECT d.id, d.endpoint_id, d.next_attempt_at FROM e
+	CROSS JOIN LATERAL (
+		SELECT id, endpoint_id, next_attempt_at FROM deliveries
+		WHERE status = ` + sqlPending + ` AND endpoint_id = e.id AND next_attempt_at <= $1
+		ORDER BY next_attempt_at, id LIMIT $2) d
+	WHERE e.id IS NOT NULL AND e.id <> ALL($3::text[])
+	ORDER BY d.next_attempt_at, d.id LIMIT $4`
+
+// dueRow is one due delivery.
+type dueRow struct {
+	id, endpointID string
+	at             time.Time
+}
+
+func scanDueRow(sc scanner) (dueRow, error) {
+	var r dueRow
+	return r, sc.Scan(&r.id, &r.endpointID, &r.at)
+}
+
+// claimer is one DeliveryClaim: what it may still take and what it took.
+//
+// It reads the due index oldest first in a few bounded windows, picks rows
+// as it goes (skipping excluded endpoints and those at their PerEndpoint
+// bound) and claims each window's picks with one statement, which skips
+// rows that another claim took meanwhile. When every window was read
+// without filling the claim, the oldest due rows are dominated by a few
+// endpoints (one customer's backlog), and the claim falls back to reading
+// the oldest due rows of each endpoint, which costs one index probe per
+// endpoint with pending deliveries instead of one row per backlog entry,
+// so that no backlog can starve the other endpoints.
+type claimer struct {
+	p        herald.ClaimParams
+	excluded map[string]bool
+	claimed  map[string]int // deliveries claimed per endpoint
+	jobs     []herald.DeliveryJob
+}
+
+func newClaimer(p herald.ClaimParams) *claimer {
+	c := &claimer{p: p, excluded: make(map[string]bool, len(p.ExcludeEndpoints)), claimed: map[string]int{}}
+	for _, id := range p.ExcludeEndpoints {
+		c.excluded[id] = true
+	}
+	return c
+}
+
+// run claims up to p.Limit deliveries through q.
+func (c *claimer) run(ctx context.Context, q querier) error {
+	window := min(max(c.p.Limit*4, claimWindowMin), claimWindowMax)
+	lastAt := pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
+	lastID := ""
+	for range claimRounds {
+		due, err := queryAll(ctx, q, scanDueRow, claimScanQuery, c.p.Now, lastAt, lastID, window)
+		if err != nil {
+			return err
+		}
+		if len(due) > 0 {
+			last := due[len(due)-1]
+			lastAt, lastID = pgtype.Timestamptz{Time: last.at, Valid: true}, last.id
+		}
+		if err := c.claim(ctx, q, due); err != nil {
+			return err
+		}
+		if len(c.jobs) >= c.p.Limit || len(due) < window {
+			return nil // full, or every due delivery was seen
+		}
+	}
+	perEndpoint := c.p.Limit
+	if c.p.PerEndpoint > 0 {
+		perEndpoint = min(c.p.PerEndpoint, c.p.Limit)
+	}
+	// Rows of endpoints at their bound are skipped by pick; they number at
+	// most the deliveries claimed so far, so Limit rows always suffice.
+	excluded := c.p.ExcludeEndpoints
+	if excluded == nil {
+		excluded = []string{} // NULL would make "<> ALL" filter every row
+	}
+	due, err := queryAll(ctx, q, scanDueRow, endpointHeadsQuery, c.p.Now, perEndpoint, excluded, c.p.Limit)
+	if err != nil {
+		return err
+	}
+	return c.claim(ctx, q, due)
+}
+
+// claim picks from due and claims the picks.
+func (c *claimer) claim(ctx context.Context, q querier, due []dueRow) error {
+	jobs, err := claimIDs(ctx, q, c.pick(due), c.p)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		c.claimed[j.Delivery.EndpointID]++
+	}
+	c.jobs = append(c.jobs, jobs...)
+	return nil
+}
+
+// pick returns the IDs of the rows of due to claim, in order, within the
+// claim's remaining Limit and each endpoint's remaining PerEndpoint.
+func (c *claimer) pick(due []dueRow) []string {
+	room := c.p.Limit - len(c.jobs)
+	picked := make([]string, 0, min(room, len(due)))
+	taken := map[string]int{}
+	for _, r := range due {
+		if len(picked) >= room {
+			break
+		}
+		n := c.claimed[r.endpointID] + taken[r.endpointID]
+		if c.excluded[r.endpointID] || (c.p.PerEndpoint > 0 && n >= c.p.PerEndpoint) {
+			continue
+		}
+		taken[r.endpointID]++
+		picked = append(picked, r.id)
+	}
+	return picked
+}

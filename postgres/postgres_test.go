@@ -1,0 +1,146 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+	"github.com/herald-webhooks/herald/storetest"
+	"github.com/jackc/pgx/v5"
+)
+
+// The tests run against the PostgreSQL server named by this environment
+// variable (see .ci/postgres.sh). Without it they skip, unless
+// requireEnv is "1".
+const (
+	urlEnv     = "HERALD_TEST_POSTGRES_URL"
+	requireEnv = "HERALD_REQUIRE_POSTGRES"
+)
+
+// testURL returns the test server's URL, or skips (fails, when required)
+// without one.
+func testURL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv(urlEnv)
+	if url == "" {
+		if os.Getenv(requireEnv) == "1" {
+			t.Fatalf("%s is not set but %s=1: the PostgreSQL store tests need a server (eval \"$(bash .ci/postgres.sh)\")", urlEnv, requireEnv)
+		}
+		t.Skipf("%s is not set: skipping the PostgreSQL store tests (eval \"$(bash .ci/postgres.sh)\" starts a server)", urlEnv)
+	}
+	return url
+}
+
+// newSchema returns the name of a fresh schema for one test's stores (Open
+// creates it) and drops it, with everything in it, when t ends.
+func newSchema(t testing.TB, url string) string {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	schema := "herald_test_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Errorf("drop test schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop test schema %s: %v", schema, err)
+		}
+	})
+	return schema
+}
+
+// openTest opens a store on schema and closes it when t ends.
+func openTest(t testing.TB, url, schema string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Config{URL: url, Schema: schema, MaxConns: 8})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	url := testURL(t)
+	storetest.Run(t, storetest.Harness{
+		New: func(t *testing.T) herald.Store {
+			return openTest(t, url, newSchema(t, url))
+		},
+		Reopen: func(t *testing.T, s herald.Store) herald.Store {
+			st := s.(*Store)
+			if err := st.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			return openTest(t, url, st.cfg.Schema)
+		},
+	})
+}
+
+func TestOpenRequiresURL(t *testing.T) {
+	if _, err := Open(context.Background(), Config{}); err == nil {
+		t.Fatal("Open without a URL succeeded")
+	}
+}
+
+func TestNotifyChannel(t *testing.T) {
+	if got := notifyChannel(""); got != DefaultNotifyChannel {
+		t.Errorf("notifyChannel(\"\") = %q", got)
+	}
+	a, b := notifyChannel("tenant_a"), notifyChannel("tenant_b")
+	if a == b || a == DefaultNotifyChannel {
+		t.Errorf("schemas share a channel: %q, %q", a, b)
+	}
+	long := notifyChannel(string(make([]byte, 100)))
+	if len(long) > maxChannelLen {
+		t.Errorf("channel of a long schema has %d bytes, want at most %d", len(long), maxChannelLen)
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	all, err := loadMigrations()
+	if err != nil || len(all) == 0 {
+		t.Fatalf("loadMigrations: %d, %v", len(all), err)
+	}
+	ctx := context.Background()
+	s := openTest(t, url, schema)
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApplication, time.Now()), Name: "kept",
+		CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := s.ApplicationCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for range 2 {
+		s = openTest(t, url, schema)
+		checkMigrations(t, s, all)
+		if _, err := s.ApplicationGet(ctx, app.ID); err != nil {
+			t.Fatalf("data lost on reopen: %v", err)
+		}
+		s.Close()
+	}
+}
+
+// checkMigrations checks that s's schema records every migration once.
+func checkMigrations(t *testing.T, s *Store, all []migration) {
+	t.Helper()
+	var n, maxVersion int
+	err := s.pool.QueryRow(context.Background(), "SELECT count(*), max(version) FROM schema_migrations").Scan(&n, &maxVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(all) || maxVersion != all[len(all)-1].version {
+		t.Fatalf("schema_migrations has %d rows up to %d, want %d up to %d", n, maxVersion, len(all), all[len(all)-1].version)
+	}
+}

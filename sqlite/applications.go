@@ -36,6 +36,7 @@ func (s *Store) ApplicationCreate(ctx context.Context, app *herald.Application) 
 		return err
 	}
 	return s.write(ctx, "create application", func(w *wtx) error {
+		w.w.fanOut.forget(app.ID) // a message to it may have been refused before
 		_, err := w.exec("INSERT INTO applications ("+appColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
 			app.ID, nullStr(app.UID), app.Name, intPtr(app.ThrottleRate), meta, ts(app.CreatedAt), ts(app.UpdatedAt))
 		if isUnique(err) {
@@ -97,8 +98,10 @@ func (s *Store) ApplicationUpdate(ctx context.Context, app *herald.Application) 
 // messages, deliveries, attempts and tokens go with it.
 func (s *Store) ApplicationDelete(ctx context.Context, id string) error {
 	defer s.apps.invalidate()
+	defer s.handoff.drop(func(j *herald.DeliveryJob) bool { return j.Delivery.AppID == id })
 	return s.write(ctx, "delete application", func(w *wtx) error {
 		w.w.fanOut.forget(id)
+		s.handoff.unknown() // its pending deliveries go with it
 		res, err := w.exec("DELETE FROM applications WHERE id = ?", id)
 		if err != nil {
 			return err

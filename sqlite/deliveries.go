@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"time"
 
 	"github.com/herald-webhooks/herald"
 )
@@ -34,31 +36,94 @@ func jsonIDs(ids []string) string {
 }
 
 // DeliveryClaim implements herald.DeliveryStore; see pickDue for how it
-// chooses.
+// chooses. Jobs claimed on create (see handoff) come first, from memory;
+// the database is read only when it may hold due deliveries.
 func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
 	if p.Limit <= 0 {
 		return nil, nil
 	}
-	var jobs []herald.DeliveryJob
+	s.handoff.noteClaim(p)
+	jobs, stale := s.handoff.pop(p)
+	readDB, seq := s.handoff.dbMayHaveDue(p.Now)
+	if len(stale) > 0 {
+		readDB = true
+	}
+	if !readDB || len(jobs) == p.Limit && len(stale) == 0 {
+		return jobs, nil
+	}
+	rest := p
+	rest.Limit -= len(jobs)
+	var claimed []herald.DeliveryJob
+	next := never
 	err := s.write(ctx, "claim deliveries", func(w *wtx) error {
-		jobs = nil
-		ids, err := pickDue(w, p)
-		if err != nil || len(ids) == 0 {
+		claimed, next = nil, never
+		if err := releaseStale(w, stale, p.Now); err != nil {
 			return err
 		}
-		_, err = w.exec(`UPDATE deliveries SET status = ?, lease_until = ?, updated_at = ?
-			WHERE id IN (SELECT value FROM json_each(?))`,
-			herald.StatusSending, ts(p.LeaseUntil), ts(p.Now), jsonIDs(ids))
-		if err != nil {
+		if rest.Limit == 0 {
+			return nil
+		}
+		var err error
+		if claimed, err = claimFromDB(w, rest); err != nil || len(claimed) == rest.Limit {
 			return err
 		}
-		jobs, err = loadJobs(w, ids)
+		next, err = nextDue(w)
 		return err
 	})
 	if err != nil {
+		// The jobs taken from memory are claimed in the database already.
+		if len(jobs) > 0 {
+			return jobs, nil
+		}
 		return nil, err
 	}
-	return jobs, nil
+	switch {
+	case len(stale) == 0 && rest.Limit > 0 && len(claimed) < rest.Limit:
+		s.handoff.settle(seq, next) // every due delivery was seen
+	case len(claimed) > 0:
+		s.handoff.unknown() // the earliest due ones may be gone
+	}
+	return append(jobs, claimed...), nil
+}
+
+// claimFromDB claims due deliveries from the queue table.
+func claimFromDB(w *wtx, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
+	ids, err := pickDue(w, p)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	_, err = w.exec(`UPDATE deliveries SET status = ?, lease_until = ?, updated_at = ?
+		WHERE id IN (SELECT value FROM json_each(?))`,
+		herald.StatusSending, ts(p.LeaseUntil), ts(p.Now), jsonIDs(ids))
+	if err != nil {
+		return nil, err
+	}
+	return loadJobs(w, ids)
+}
+
+// nextDue returns the earliest due time of a pending delivery, or never.
+func nextDue(w *wtx) (time.Time, error) {
+	var next sql.NullInt64
+	if err := w.queryRow(nextDueQuery).Scan(&next); err != nil || !next.Valid {
+		return never, err
+	}
+	return fromTS(next.Int64), nil
+}
+
+// releaseStale returns claimed-on-create deliveries that waited in memory
+// too long to the queue, due now.
+func releaseStale(w *wtx, ids []string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := w.exec(`UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_until = 0, updated_at = ?
+		WHERE status = 3 AND id IN (SELECT value FROM json_each(?))`,
+		herald.StatusPending, ts(now), ts(now), jsonIDs(ids))
+	if err == nil {
+		w.due(now)
+		w.notify = true
+	}
+	return err
 }
 
 // loadJobs returns the claimed deliveries with their messages and

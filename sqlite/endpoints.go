@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/herald-webhooks/herald"
@@ -137,7 +139,7 @@ func (s *Store) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 		return err
 	}
 	args = append(args, ts(ep.UpdatedAt), ep.ID, ep.AppID)
-	return s.write(ctx, "update endpoint", func(w *wtx) error {
+	err = s.write(ctx, "update endpoint", func(w *wtx) error {
 		w.w.fanOut.forget(ep.AppID)
 		res, err := w.exec(`UPDATE endpoints SET uid = ?, url = ?, description = ?, event_types = ?,
 			channels = ?, disabled = ?, throttle_rate = ?, metadata = ?, headers = ?, secrets = ?,
@@ -153,13 +155,19 @@ func (s *Store) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 		}
 		return nil
 	})
+	if err == nil {
+		s.handoff.refresh(cloneEndpoint(ep))
+	}
+	return err
 }
 
 // EndpointDelete implements herald.EndpointStore. The endpoint's
 // deliveries (in any state) go with it; its attempts stay as history.
 func (s *Store) EndpointDelete(ctx context.Context, appID, id string) error {
+	defer s.handoff.drop(func(j *herald.DeliveryJob) bool { return j.Endpoint.ID == id })
 	return s.write(ctx, "delete endpoint", func(w *wtx) error {
 		w.w.fanOut.forget(appID)
+		s.handoff.unknown() // its pending deliveries go with it
 		res, err := w.exec("DELETE FROM endpoints WHERE id = ? AND app_id = ?", id, appID)
 		if err != nil {
 			return err
@@ -233,4 +241,19 @@ func (s *Store) EndpointStats(ctx context.Context, appID, endpointID string, sin
 		return rows.Err()
 	})
 	return st, err
+}
+
+// cloneEndpoint returns a copy of ep that shares nothing with it.
+func cloneEndpoint(ep *herald.Endpoint) *herald.Endpoint {
+	out := *ep
+	out.EventTypes = slices.Clone(ep.EventTypes)
+	out.Channels = slices.Clone(ep.Channels)
+	out.Metadata = maps.Clone(ep.Metadata)
+	out.Headers = maps.Clone(ep.Headers)
+	out.Secrets = slices.Clone(ep.Secrets)
+	if ep.ThrottleRate != nil {
+		r := *ep.ThrottleRate
+		out.ThrottleRate = &r
+	}
+	return &out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,7 +60,10 @@ func messageFilter(f herald.MessageFilter, timeCol string) (string, []any) {
 }
 
 // MessageCreate implements herald.MessageStore: the message and its
-// deliveries are written by one operation of one transaction.
+// deliveries are written by one operation of one transaction. With
+// Config.ClaimOnCreate, deliveries may be written already claimed and
+// handed to the engine in memory (see handoff); they are then returned
+// with status sending.
 func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []string) ([]herald.Delivery, error) {
 	channels, err := jsonText(msg.Channels)
 	if err != nil {
@@ -70,8 +74,9 @@ func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []s
 		payload = []byte(msg.Payload)
 	}
 	var out []herald.Delivery
+	var jobs []herald.DeliveryJob
 	err = s.write(ctx, "create message", func(w *wtx) error {
-		out = nil
+		out, jobs = nil, nil
 		targets, err := fanOutTargets(w, msg, only)
 		if err != nil {
 			return err
@@ -90,79 +95,85 @@ func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []s
 		if err != nil {
 			return err
 		}
-		out = make([]herald.Delivery, 0, len(targets))
-		now := time.Now()
-		for _, epID := range targets {
-			out = append(out, herald.Delivery{
-				ID: herald.NewID(herald.PrefixDelivery, now), AppID: msg.AppID, MsgID: msg.ID, EndpointID: epID,
-				Status: herald.StatusPending, NextAttemptAt: msg.CreatedAt, Trigger: herald.TriggerScheduled,
-				CreatedAt: msg.CreatedAt, UpdatedAt: msg.CreatedAt,
-			})
-		}
+		out, jobs = s.newDeliveries(w, msg, targets)
 		if err := insertDeliveries(w, out); err != nil {
 			return err
 		}
-		w.notify = len(out) > 0
+		w.notify = len(out) > len(jobs)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	if len(jobs) > 0 {
+		s.handoff.push(jobs)
+		s.signal()
+	}
 	return out, nil
 }
 
-// fanOutTargets returns the IDs of the endpoints msg goes to: the matching
-// ones, or exactly the listed ones of the application when only is non-nil.
-func fanOutTargets(w *wtx, msg *herald.Message, only []string) ([]string, error) {
-	if only != nil {
-		if len(only) == 0 {
-			return nil, nil
+// newDeliveries makes the message's deliveries to targets: claimed on
+// create where the hand-off allows (returned as jobs too), pending and due
+// at once otherwise (noted as due). It runs inside the write operation.
+func (s *Store) newDeliveries(w *wtx, msg *herald.Message, targets []herald.Endpoint) ([]herald.Delivery, []herald.DeliveryJob) {
+	out := make([]herald.Delivery, 0, len(targets))
+	var jobs []herald.DeliveryJob
+	now := time.Now()
+	pl := s.handoff.planFor(msg.CreatedAt)
+	taken := map[string]int{}
+	pending := false
+	for i := range targets {
+		d := herald.Delivery{
+			ID: herald.NewID(herald.PrefixDelivery, now), AppID: msg.AppID, MsgID: msg.ID, EndpointID: targets[i].ID,
+			Status: herald.StatusPending, NextAttemptAt: msg.CreatedAt, Trigger: herald.TriggerScheduled,
+			CreatedAt: msg.CreatedAt, UpdatedAt: msg.CreatedAt,
 		}
-		rows, err := w.query("SELECT id FROM endpoints WHERE app_id = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
-			msg.AppID, jsonIDs(only))
-		if err != nil {
-			return nil, err
+		if pl.take(d.EndpointID, taken) {
+			d.Status, d.LeaseUntil = herald.StatusSending, pl.lease
+			jobs = append(jobs, herald.DeliveryJob{Delivery: d, Message: *msg, Endpoint: targets[i]})
+		} else {
+			pending = true
 		}
-		return collect(rows, func(sc scanner) (string, error) {
-			var id string
-			return id, sc.Scan(&id)
-		})
+		out = append(out, d)
+	}
+	if pending {
+		w.due(msg.CreatedAt)
+	}
+	return out, jobs
+}
+
+// fanOutTargets returns the endpoints msg goes to: the matching ones, or
+// exactly the listed ones of the application when only is non-nil.
+func fanOutTargets(w *wtx, msg *herald.Message, only []string) ([]herald.Endpoint, error) {
+	if only != nil && len(only) == 0 {
+		return nil, nil
 	}
 	eps, err := fanOutEndpoints(w, msg.AppID)
 	if err != nil {
 		return nil, err
 	}
-	var ids []string
+	var out []herald.Endpoint
 	for i := range eps {
-		if herald.EndpointMatches(&eps[i], msg.EventType, msg.Channels) {
-			ids = append(ids, eps[i].ID)
+		if only != nil && slices.Contains(only, eps[i].ID) ||
+			only == nil && herald.EndpointMatches(&eps[i], msg.EventType, msg.Channels) {
+			out = append(out, eps[i])
 		}
 	}
-	return ids, nil
+	return out, nil
 }
 
-// fanOutEndpoints returns the ID, filters and state of every endpoint of
-// the application, ordered by ID, from the writer's fan-out cache or else
-// from the endpoints table.
+// fanOutEndpoints returns every endpoint of the application, ordered by
+// ID, from the writer's fan-out cache or else from the endpoints table.
+// Callers must not modify them.
 func fanOutEndpoints(w *wtx, appID string) ([]herald.Endpoint, error) {
 	if eps, ok := w.w.fanOut.get(appID); ok {
 		return eps, nil
 	}
-	rows, err := w.query("SELECT id, event_types, channels, disabled FROM endpoints WHERE app_id = ? ORDER BY id", appID)
+	rows, err := w.query("SELECT "+endpointColumns+" FROM endpoints WHERE app_id = ? ORDER BY id", appID)
 	if err != nil {
 		return nil, err
 	}
-	eps, err := collect(rows, func(sc scanner) (herald.Endpoint, error) {
-		var e herald.Endpoint
-		var types, chans sql.NullString
-		if err := sc.Scan(&e.ID, &types, &chans, &e.Disabled); err != nil {
-			return e, err
-		}
-		if err := fromJSON(types, &e.EventTypes); err != nil {
-			return e, err
-		}
-		return e, fromJSON(chans, &e.Channels)
-	})
+	eps, err := collect(rows, scanEndpointRow)
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,7 @@ func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryR
 			}
 			if r.Status == herald.StatusPending {
 				w.notify = true
+				w.due(r.NextAttemptAt)
 			}
 		}
 		return nil
@@ -60,12 +61,17 @@ const rescueQuery = `UPDATE deliveries SET status = ?, next_attempt_at = ?, leas
 func (s *Store) DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) (int, error) {
 	var n int
 	err := s.write(ctx, "rescue deliveries", func(w *wtx) error {
+		// Jobs claimed on create and not handed out yet go with their rows.
+		s.handoff.drop(func(j *herald.DeliveryJob) bool { return j.Delivery.LeaseUntil.Before(leaseBefore) })
 		res, err := w.exec(rescueQuery, herald.StatusPending, ts(now), ts(now), ts(leaseBefore))
 		if err != nil {
 			return err
 		}
 		n, err = affected(res)
 		w.notify = n > 0
+		if n > 0 {
+			w.due(now)
+		}
 		return err
 	})
 	return n, err
@@ -77,6 +83,9 @@ const nextDueQuery = "SELECT MIN(next_attempt_at) FROM deliveries WHERE status =
 
 // DeliveryNextDue implements herald.DeliveryStore.
 func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
+	if at, ok := s.handoff.knownNextDue(); ok {
+		return at, at != never, nil
+	}
 	var next sql.NullInt64
 	err := s.read(ctx, "next due delivery", func(q querier) error {
 		return q.QueryRowContext(ctx, nextDueQuery).Scan(&next)
@@ -106,6 +115,7 @@ func (s *Store) DeliveryResend(ctx context.Context, appID, msgID, endpointID str
 			herald.NewID(herald.PrefixDelivery, now), appID, msgID, endpointID, herald.StatusPending,
 			ts(now), herald.TriggerManual, ts(now), ts(now))
 		w.notify = err == nil
+		w.due(now)
 		return err
 	})
 }
@@ -129,6 +139,9 @@ func (s *Store) DeliveryRecover(ctx context.Context, appID, endpointID string, s
 		}
 		n, err = affected(res)
 		w.notify = n > 0
+		if n > 0 {
+			w.due(now)
+		}
 		return err
 	})
 	return n, err

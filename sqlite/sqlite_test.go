@@ -13,7 +13,13 @@ import (
 // openTest opens a store on path and closes it when t ends.
 func openTest(t testing.TB, path string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), Config{Path: path})
+	return openTestConfig(t, Config{Path: path})
+}
+
+// openTestConfig opens a store with cfg and closes it when t ends.
+func openTestConfig(t testing.TB, cfg Config) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -33,6 +39,27 @@ func TestStore(t *testing.T) {
 				t.Fatalf("Close: %v", err)
 			}
 			return openTest(t, path)
+		},
+	})
+}
+
+// TestStoreClaimOnCreate runs the conformance suite with fresh
+// deliveries claimed on create and handed over in memory: the contract
+// holds either way.
+func TestStoreClaimOnCreate(t *testing.T) {
+	open := func(t *testing.T, path string) *Store {
+		return openTestConfig(t, Config{Path: path, ClaimOnCreate: true})
+	}
+	storetest.Run(t, storetest.Harness{
+		New: func(t *testing.T) herald.Store {
+			return open(t, filepath.Join(t.TempDir(), "herald.db"))
+		},
+		Reopen: func(t *testing.T, s herald.Store) herald.Store {
+			st := s.(*Store)
+			if err := st.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			return open(t, st.path)
 		},
 	})
 }

@@ -35,20 +35,28 @@ type Config struct {
 	MaxBatch int
 	// Readers is the number of read connections. Default: 4.
 	Readers int
+	// ClaimOnCreate lets MessageCreate write fresh deliveries already
+	// claimed and hand them to DeliveryClaim in memory, while the queue has
+	// nothing due and a delivery engine in this process is claiming. Only
+	// for a database that no other process delivers from, with an engine
+	// that rescues every lease when it starts (delivery.Config's
+	// RescueOnStart). Default: off.
+	ClaimOnCreate bool
 }
 
 // Store is the embedded SQLite implementation of herald.Store. Writes go
 // through one writer goroutine that commits them in groups; reads use a
 // separate pool of read-only connections.
 type Store struct {
-	logger *slog.Logger
-	path   string
-	wdb    *sql.DB // the one write connection
-	rdb    *sql.DB // read-only connections
-	reader *reader
-	apps   *appCache
-	w      *writer
-	notify chan struct{}
+	logger  *slog.Logger
+	path    string
+	wdb     *sql.DB // the one write connection
+	rdb     *sql.DB // read-only connections
+	reader  *reader
+	apps    *appCache
+	handoff *handoff
+	w       *writer
+	notify  chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -101,19 +109,21 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 	s := &Store{
-		logger: cfg.Logger,
-		path:   cfg.Path,
-		wdb:    wdb,
-		rdb:    rdb,
-		reader: newReader(rdb),
-		apps:   newAppCache(),
-		notify: make(chan struct{}, 1),
+		logger:  cfg.Logger,
+		path:    cfg.Path,
+		wdb:     wdb,
+		rdb:     rdb,
+		reader:  newReader(rdb),
+		apps:    newAppCache(),
+		handoff: newHandoff(cfg.ClaimOnCreate),
+		notify:  make(chan struct{}, 1),
 	}
 	if s.w, err = newWriter(ctx, wdb, cfg.MaxBatch, cfg.Logger, s.signal); err != nil {
 		wdb.Close()
 		rdb.Close()
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
+	s.w.onDue = s.handoff.markDue
 	cfg.Logger.Debug("sqlite store opened", "path", cfg.Path)
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Write operation states: an op is queued until the writer takes it or its
@@ -49,6 +50,14 @@ func (x *wtx) stmt(query string) (*sql.Stmt, error) {
 	}
 	x.w.stmts[query] = st
 	return st, nil
+}
+
+// due notes that the operation made a pending delivery due at `at` (for
+// the store's hand-off, see handoff.markDue).
+func (x *wtx) due(at time.Time) {
+	if x.w.onDue != nil {
+		x.w.onDue(at)
+	}
 }
 
 func (x *wtx) exec(query string, args ...any) (sql.Result, error) {
@@ -112,6 +121,7 @@ type writer struct {
 	maxBatch int
 	logger   *slog.Logger
 	onNotify func()
+	onDue    func(time.Time) // set before the first operation
 
 	mu     sync.RWMutex // guards closed against sends on ops
 	closed bool

@@ -43,7 +43,13 @@ func runServe(ctx context.Context, args []string, environ []string, stdout, stde
 		return err
 	}
 
-	store, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(cfg.DataDir, "herald.db"), Logger: logger})
+	store, err := sqlite.Open(ctx, sqlite.Config{
+		Path:   filepath.Join(cfg.DataDir, "herald.db"),
+		Logger: logger,
+		// The data dir is locked to this process, whose engine (if its
+		// role runs one) rescues every lease when it starts.
+		ClaimOnCreate: cfg.RunsWorker(),
+	})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

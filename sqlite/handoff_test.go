@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+)
+
+// handoffFixture is a store with ClaimOnCreate, one application and one
+// endpoint.
+type handoffFixture struct {
+	t   *testing.T
+	s   *Store
+	ctx context.Context
+	app *herald.Application
+	ep  *herald.Endpoint
+}
+
+func newHandoffFixture(t *testing.T) *handoffFixture {
+	f := &handoffFixture{t: t, ctx: context.Background()}
+	f.s = openTestConfig(t, Config{Path: filepath.Join(t.TempDir(), "h.db"), ClaimOnCreate: true})
+	now := time.Now()
+	f.app = &herald.Application{ID: herald.NewID(herald.PrefixApplication, now), Name: "a", CreatedAt: now, UpdatedAt: now}
+	if err := f.s.ApplicationCreate(f.ctx, f.app); err != nil {
+		t.Fatal(err)
+	}
+	f.ep = f.endpoint("https://one.example/hook")
+	return f
+}
+
+func (f *handoffFixture) endpoint(url string) *herald.Endpoint {
+	now := time.Now()
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: f.app.ID, URL: url,
+		Secrets: []herald.EndpointSecret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, CreatedAt: now, UpdatedAt: now}
+	if err := f.s.EndpointCreate(f.ctx, ep); err != nil {
+		f.t.Fatal(err)
+	}
+	return ep
+}
+
+// message creates a message at now and returns its deliveries.
+func (f *handoffFixture) message(now time.Time) []herald.Delivery {
+	f.t.Helper()
+	msg := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: f.app.ID, EventType: "e",
+		Payload: []byte(`{"n":1}`), PayloadRetentionDays: 90, CreatedAt: now}
+	ds, err := f.s.MessageCreate(f.ctx, msg, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ds
+}
+
+// claim claims at now with a one-minute lease.
+func (f *handoffFixture) claim(now time.Time, exclude ...string) []herald.DeliveryJob {
+	f.t.Helper()
+	jobs, err := f.s.DeliveryClaim(f.ctx, herald.ClaimParams{Now: now, Limit: 100, PerEndpoint: 100,
+		ExcludeEndpoints: exclude, LeaseUntil: now.Add(time.Minute)})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return jobs
+}
+
+// status reads a delivery's stored status.
+func (f *handoffFixture) status(id string) herald.MessageStatus {
+	f.t.Helper()
+	var st herald.MessageStatus
+	if err := f.s.rdb.QueryRow("SELECT status FROM deliveries WHERE id = ?", id).Scan(&st); err != nil {
+		f.t.Fatal(err)
+	}
+	return st
+}
+
+func TestClaimOnCreateHandsOverInMemory(t *testing.T) {
+	f := newHandoffFixture(t)
+	now := time.Now()
+	if ds := f.message(now); ds[0].Status != herald.StatusPending || f.status(ds[0].ID) != herald.StatusPending {
+		t.Fatalf("claimed on create before any engine claimed: %+v", ds[0])
+	}
+	if jobs := f.claim(now); len(jobs) != 1 {
+		t.Fatalf("first claim got %d jobs, want the pending one", len(jobs))
+	}
+	ds := f.message(now)
+	if ds[0].Status != herald.StatusSending || f.status(ds[0].ID) != herald.StatusSending {
+		t.Fatalf("not claimed on create while the queue is empty: %+v", ds[0])
+	}
+	if !ds[0].LeaseUntil.Equal(now.Add(time.Minute)) {
+		t.Errorf("lease %v, want the engine's lease length from creation", ds[0].LeaseUntil)
+	}
+	jobs := f.claim(now)
+	if len(jobs) != 1 || jobs[0].Delivery.ID != ds[0].ID {
+		t.Fatalf("claim after create got %+v", jobs)
+	}
+	if string(jobs[0].Message.Payload) != `{"n":1}` || jobs[0].Endpoint.URL != f.ep.URL || len(jobs[0].Endpoint.Secrets) != 1 {
+		t.Errorf("handed-over job lacks its message or endpoint: %+v", jobs[0])
+	}
+	if again := f.claim(now); len(again) != 0 {
+		t.Fatalf("a job was handed over twice: %+v", again)
+	}
+	res := herald.DeliveryResult{Status: herald.StatusSuccess, Attempts: 1, Attempt: herald.Attempt{
+		ID: herald.NewID(herald.PrefixAttempt, now), DeliveryID: ds[0].ID, AppID: f.app.ID, MsgID: ds[0].MsgID,
+		EndpointID: f.ep.ID, URL: f.ep.URL, Status: herald.StatusSuccess, ResponseStatusCode: 200, CreatedAt: now}}
+	if err := f.s.DeliveryComplete(f.ctx, []herald.DeliveryResult{res}); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.status(ds[0].ID); st != herald.StatusSuccess {
+		t.Fatalf("status after completion %v", st)
+	}
+}
+
+// TestClaimOnCreateKeepsQueueOrder: while due deliveries wait in the
+// database, new ones queue behind them instead of being claimed on create.
+func TestClaimOnCreateKeepsQueueOrder(t *testing.T) {
+	f := newHandoffFixture(t)
+	now := time.Now()
+	f.claim(now, f.ep.ID) // the engine excludes the endpoint (busy)
+	first := f.message(now)
+	if first[0].Status != herald.StatusPending {
+		t.Fatalf("claimed on create for an excluded endpoint")
+	}
+	f.claim(now, f.ep.ID)
+	later := f.message(now.Add(time.Millisecond))
+	if later[0].Status != herald.StatusPending || f.status(later[0].ID) != herald.StatusPending {
+		t.Fatalf("claimed on create ahead of an older due delivery")
+	}
+	jobs := f.claim(now.Add(time.Second))
+	if len(jobs) != 2 || jobs[0].Delivery.ID != first[0].ID || jobs[1].Delivery.ID != later[0].ID {
+		t.Fatalf("claim from the queue got %+v, want both in order", jobs)
+	}
+	if ds := f.message(now.Add(2 * time.Second)); ds[0].Status != herald.StatusSending {
+		t.Fatalf("not claimed on create once the queue was drained")
+	}
+}
+
+// TestClaimOnCreateLeases: rescue returns claimed-on-create deliveries to
+// the queue (and out of memory), and a job that waited in memory for half
+// its lease goes back to the queue instead of being handed out; each is
+// claimed exactly once.
+func TestClaimOnCreateLeases(t *testing.T) {
+	f := newHandoffFixture(t)
+	now := time.Now()
+	f.claim(now)
+	ds := f.message(now)
+	if n, err := f.s.DeliveryRescue(f.ctx, now.Add(time.Hour), now); err != nil || n != 1 {
+		t.Fatalf("rescue: %d, %v", n, err)
+	}
+	if jobs := f.claim(now); len(jobs) != 1 || jobs[0].Delivery.ID != ds[0].ID || f.status(ds[0].ID) != herald.StatusSending {
+		t.Fatalf("after rescue: %+v", jobs)
+	}
+	if jobs := f.claim(now); len(jobs) != 0 {
+		t.Fatalf("rescued delivery claimed twice: %+v", jobs)
+	}
+
+	ds = f.message(now)
+	late := now.Add(40 * time.Second) // 20 s of the 1 min lease left
+	jobs := f.claim(late)
+	if len(jobs) != 1 || jobs[0].Delivery.ID != ds[0].ID || !jobs[0].Delivery.LeaseUntil.Equal(late.Add(time.Minute)) {
+		t.Fatalf("stale job: %+v, want it claimed again from the queue with a new lease", jobs)
+	}
+	if jobs := f.claim(late); len(jobs) != 0 {
+		t.Fatalf("stale job handed out twice: %+v", jobs)
+	}
+}
+
+// TestClaimOnCreateFollowsEndpointChanges: a job waiting in memory gets
+// its endpoint's update, and goes when the endpoint is deleted.
+func TestClaimOnCreateFollowsEndpointChanges(t *testing.T) {
+	f := newHandoffFixture(t)
+	now := time.Now()
+	f.claim(now)
+	f.message(now)
+	f.ep.URL = "https://moved.example/hook"
+	if err := f.s.EndpointUpdate(f.ctx, f.ep); err != nil {
+		t.Fatal(err)
+	}
+	if jobs := f.claim(now); len(jobs) != 1 || jobs[0].Endpoint.URL != "https://moved.example/hook" {
+		t.Fatalf("after endpoint update: %+v", jobs)
+	}
+	f.message(now)
+	if err := f.s.EndpointDelete(f.ctx, f.app.ID, f.ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if jobs := f.claim(now); len(jobs) != 0 {
+		t.Fatalf("job for a deleted endpoint handed out: %+v", jobs)
+	}
+}

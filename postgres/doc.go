@@ -22,11 +22,29 @@
 // unreachable, shutting down or overloaded database is EUnavailable, and
 // the pool reconnects by itself once it is back.
 //
-// # Writes
+// # Writes: group commit
 //
-// Every write runs in a transaction. Deadlocks and serialization failures
-// (40P01, 40001) run the transaction again, a few times at most. A message
-// and its deliveries are written by one statement.
+// Writes go through Config.Writers writer goroutines that commit them in
+// groups, like the SQLite store (ADR 2): a writer takes every queued
+// operation, up to Config.MaxBatch, runs them in one transaction on a
+// pooled connection, commits once and then answers every caller, so that
+// concurrent API requests and completion batches share commits. A batch
+// runs without savepoints first; if an operation fails (a taken eventId,
+// say), the batch is rolled back and run again with a savepoint per
+// operation, so that only the failing one is undone. A batch aborted for a
+// deadlock or a serialization failure (40P01, 40001) runs again, a few
+// times at most. A nil error means the write is committed. A caller whose
+// context ends while its operation is queued gets the context's error and
+// the operation is dropped; once a writer has taken it, the caller returns
+// at once (EUnavailable when its deadline passed) and the write may still
+// commit, as with any lost acknowledgement from a database server.
+// Config.WriteTimeout bounds each batch. Close runs every queued operation
+// before it returns; WriteStats counts commits and operations. A message
+// and its deliveries are written by one statement, and a batch of attempt
+// results by another.
+//
+// Reads and claims use the pool directly, each statement in its own
+// transaction.
 //
 // # The delivery queue
 //

@@ -71,7 +71,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, logger *slo
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	defer tx.Rollback(context.Background()) // a no-op after Commit
+	defer rollback(tx) // a no-op after Commit
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
 		return fmt.Errorf("migrate: lock: %w", err)
 	}

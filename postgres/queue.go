@@ -86,8 +86,11 @@ func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]hera
 	if err != nil && len(c.jobs) == 0 {
 		return nil, err
 	}
-	// Deliveries claimed before a failure are returned: they are sending
-	// now, and would otherwise wait for their lease to end.
+	if err != nil {
+		// Deliveries claimed before a failure are returned: they are
+		// sending now, and would otherwise wait for their lease to end.
+		s.cfg.Logger.Warn("claim deliveries: returning those claimed before an error", "count", len(c.jobs), "err", err)
+	}
 	slices.SortFunc(c.jobs, func(a, b herald.DeliveryJob) int {
 		return cmp.Or(a.Delivery.NextAttemptAt.Compare(b.Delivery.NextAttemptAt),
 			strings.Compare(a.Delivery.ID, b.Delivery.ID))

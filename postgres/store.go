@@ -39,7 +39,8 @@ type Config struct {
 	// Default: 16.
 	MaxConns int
 	// Writers is the number of goroutines that commit queued writes,
-	// each in its own transactions on its own connection. Default: 4.
+	// each in its own transactions on its own connection, at most half of
+	// MaxConns (at least 1). Default: 4.
 	Writers int
 	// MaxBatch is the most write operations merged into one transaction.
 	// Default: 256.
@@ -65,6 +66,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Writers <= 0 {
 		cfg.Writers = DefaultWriters
 	}
+	cfg.Writers = min(cfg.Writers, max(1, cfg.MaxConns/2)) // leave connections for reads and claims
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}

@@ -16,8 +16,12 @@ type Config struct {
 	AllowedCIDRs []netip.Prefix
 	// Timeout bounds a whole request, body included. Default 15s.
 	Timeout time.Duration
-	// MaxIdleConnsPerHost is how many kept-alive connections to one
-	// endpoint host are reused. Default 64.
+	// MaxIdleConnsPerHost is how many kept-alive connections to one host
+	// are kept for reuse. Many endpoints can share a host (one receiving
+	// service for many customers), so it should cover every attempt that
+	// may be in flight to one host at once: connections beyond it are
+	// closed when they finish and dialled again for the next attempt.
+	// Default 1024.
 	MaxIdleConnsPerHost int
 }
 
@@ -31,7 +35,7 @@ func NewClient(cfg Config) *http.Client {
 		cfg.Timeout = 15 * time.Second
 	}
 	if cfg.MaxIdleConnsPerHost <= 0 {
-		cfg.MaxIdleConnsPerHost = 64
+		cfg.MaxIdleConnsPerHost = 1024
 	}
 	dialer := &net.Dialer{
 		Timeout:   min(cfg.Timeout, 10*time.Second),

@@ -49,19 +49,23 @@ func notifyChannel(schema string) string {
 // drops it reconnects with backoff and calls signal once it listens again,
 // since deliveries may have become due meanwhile.
 type listener struct {
-	connCfg *pgx.ConnConfig
-	channel string
-	signal  func()
-	logger  *slog.Logger
-	cancel  context.CancelFunc
-	done    chan struct{}
+	connCfg   *pgx.ConnConfig
+	channel   string
+	signal    func()
+	logger    *slog.Logger
+	keepalive time.Duration // quiet time before a ping
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 // startListener connects and LISTENs before it returns, so that every
 // notification sent after Open reaches the store, then keeps listening in
-// a goroutine until stop.
-func startListener(ctx context.Context, connCfg *pgx.ConnConfig, channel string, signal func(), logger *slog.Logger) (*listener, error) {
-	l := &listener{connCfg: connCfg, channel: channel, signal: signal, logger: logger, done: make(chan struct{})}
+// a goroutine until stop. It pings the connection after each quiet
+// keepalive.
+func startListener(ctx context.Context, connCfg *pgx.ConnConfig, channel string, signal func(), logger *slog.Logger,
+	keepalive time.Duration) (*listener, error) {
+	l := &listener{connCfg: connCfg, channel: channel, signal: signal, logger: logger, keepalive: keepalive,
+		done: make(chan struct{})}
 	conn, err := l.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -125,11 +129,11 @@ func (l *listener) run(ctx context.Context, conn *pgx.Conn) {
 }
 
 // listen waits for notifications on conn, pinging it after each quiet
-// listenKeepalive so that a silently dead connection is noticed, and
+// keepalive so that a silently dead connection is noticed, and
 // returns the error that ended the connection (or ctx's).
 func (l *listener) listen(ctx context.Context, conn *pgx.Conn) error {
 	for {
-		waitCtx, cancel := context.WithTimeout(ctx, listenKeepalive)
+		waitCtx, cancel := context.WithTimeout(ctx, l.keepalive)
 		_, err := conn.WaitForNotification(waitCtx)
 		cancel()
 		switch {

@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		channel: notifyChannel(cfg.Schema),
 		notify:  make(chan struct{}, 1),
 	}
-	s.lis, err = startListener(ctx, poolCfg.ConnConfig, s.channel, s.signal, cfg.Logger)
+	s.lis, err = startListener(ctx, poolCfg.ConnConfig, s.channel, s.signal, cfg.Logger, listenKeepalive)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres store: listen for notifications: %w", mapErr(err))

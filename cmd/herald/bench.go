@@ -35,6 +35,9 @@ type benchConfig struct {
 	// ServerBinary is the herald binary the bench runs as its server;
 	// default this one.
 	ServerBinary string
+	// DatabaseURL, when set, runs the servers on PostgreSQL (each run in a
+	// schema of its own, dropped at the end) instead of the embedded store.
+	DatabaseURL string
 }
 
 // benchReport is the JSON result of a bench run.
@@ -71,6 +74,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.StringVar(&c.DataDir, "data-dir", "", "where the bench servers keep data (default: a temporary folder, removed after)")
 	fs.StringVar(&c.JSONOut, "json", "bench-results.json", "file for the JSON results")
 	fs.StringVar(&c.ServerBinary, "server-binary", "", "herald binary to run as the server (default: this one)")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL to run the servers on (default: the embedded store)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -109,13 +113,14 @@ var benchScenarios = map[string]func(ctx context.Context, b *bench) ([]benchResu
 
 // bench is the state shared by a run's scenarios.
 type bench struct {
-	cfg    benchConfig
-	out    io.Writer
-	logs   io.Writer
-	rcv    *benchReceiver
-	rawRPS float64
-	runDir string
-	runs   int
+	cfg     benchConfig
+	out     io.Writer
+	logs    io.Writer
+	rcv     *benchReceiver
+	rawRPS  float64
+	runDir  string
+	runs    int
+	schemas []string // PostgreSQL schemas made by the runs
 }
 
 // runBench is `herald bench`: it runs the chosen scenarios, prints a table
@@ -138,8 +143,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer os.RemoveAll(dir)
 	}
 	b := &bench{cfg: cfg, out: stdout, logs: stderr, rcv: rcv, runDir: dir}
+	defer func() {
+		if err := b.dropSchemas(); err != nil {
+			fmt.Fprintln(stderr, err)
+		}
+	}()
 	report := benchReport{Machine: machineInfo(), StartedAt: time.Now().UTC()}
-	fmt.Fprintf(stdout, "herald bench: %s, %d CPUs, %s\n", runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(), report.Machine["cpu"])
+	report.Machine["store"] = "embedded"
+	if cfg.DatabaseURL != "" {
+		report.Machine["store"] = "postgres"
+	}
+	fmt.Fprintf(stdout, "herald bench: %s, %d CPUs, %s, %s store\n", runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(),
+		report.Machine["cpu"], report.Machine["store"])
 	for _, name := range cfg.Scenarios {
 		if ctx.Err() != nil {
 			break
@@ -165,7 +180,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func (b *bench) server(env ...string) (*benchServer, string, error) {
 	b.runs++
 	dir := filepath.Join(b.runDir, "run-"+strconv.Itoa(b.runs))
-	s, err := startServeProcess(b.cfg.ServerBinary, dir, append(append([]string{}, b.cfg.ServerEnv...), env...), b.logs)
+	all := append(append(b.storeEnv(b.runs), b.cfg.ServerEnv...), env...)
+	s, err := startServeProcess(b.cfg.ServerBinary, dir, all, b.logs)
 	return s, dir, err
 }
 

@@ -54,7 +54,9 @@ func startServeProcess(exe, dataDir string, env []string, logs io.Writer) (*benc
 		return nil, err
 	}
 	urls := make(chan string, 1)
+	ended := make(chan struct{}) // stdout closed: the process is gone
 	go func() {
+		defer close(ended)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
@@ -65,6 +67,9 @@ func startServeProcess(exe, dataDir string, env []string, logs io.Writer) (*benc
 	select {
 	case u := <-urls:
 		return &benchServer{URL: u, Token: token, cmd: cmd, start: start}, nil
+	case <-ended:
+		err := cmd.Wait()
+		return nil, fmt.Errorf("herald serve exited before listening (%v); its messages are above", err)
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -99,7 +99,8 @@ func runBacklog(ctx context.Context, b *bench) ([]benchResult, error) {
 		return nil, err
 	}
 	b.rcv.reset()
-	full, err := startServeProcess(b.cfg.ServerBinary, dir, append(b.cfg.ServerEnv, "HERALD_ADMIN_TOKEN="+api.Token), b.logs)
+	env := append(append(b.storeEnv(b.runs), b.cfg.ServerEnv...), "HERALD_ADMIN_TOKEN="+api.Token)
+	full, err := startServeProcess(b.cfg.ServerBinary, dir, env, b.logs)
 	if err != nil {
 		return nil, err
 	}

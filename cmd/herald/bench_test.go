@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestBenchRunsEveryScenario runs `herald bench` at a tiny size and checks
@@ -15,11 +18,42 @@ func TestBenchRunsEveryScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts several real servers")
 	}
+	runTinyBench(t)
+}
+
+// TestBenchOnPostgres runs every scenario on PostgreSQL at a tiny size,
+// and checks that the bench drops the schemas its servers made.
+func TestBenchOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts several real servers")
+	}
+	url := postgresURL(t)
+	runTinyBench(t, "--database-url", url)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var left int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE $1",
+		fmt.Sprintf("herald_bench_%d_%%", os.Getpid())).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d bench schemas left behind", left)
+	}
+}
+
+// runTinyBench runs every scenario at a tiny size with extra flags and
+// checks that each reports its figures.
+func runTinyBench(t *testing.T, extra ...string) {
 	bin := buildHerald(t)
 	out := filepath.Join(t.TempDir(), "bench.json")
 	args := []string{"--server-binary", bin, "--json", out, "--duration", "500ms", "--raw-duration", "300ms", "--clients", "4",
 		"--latency-rates", "50", "--latency-duration", "500ms", "--fanout", "3", "--fanout-deliveries", "60",
 		"--isolation-endpoints", "4", "--isolation-hanging", "1", "--isolation-timeout", "300ms", "--backlog", "50"}
+	args = append(args, extra...)
 	var stdout, stderr syncBuffer
 	if err := runBench(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("bench: %v\n%s\n%s", err, stdout.String(), stderr.String())

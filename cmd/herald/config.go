@@ -62,7 +62,18 @@ type Config struct {
 	// Role is what this process runs: "all" (the API and the delivery
 	// engine), "api" (only the API) or "worker" (only delivery). Default all.
 	Role string
+	// DatabaseURL, when set, selects the PostgreSQL store at this URL
+	// instead of the embedded database in DataDir. Default: embedded.
+	DatabaseURL string
+	// DatabaseMaxConns is the PostgreSQL connection pool's size. Default 16.
+	DatabaseMaxConns int
+	// DatabaseSchema is the PostgreSQL schema that holds Herald's tables,
+	// created if missing. Default: the connection's search_path (public).
+	DatabaseSchema string
 }
+
+// Embedded reports whether the store is the embedded database in DataDir.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }
 
 // RunsAPI reports whether the role serves the API.
 func (c Config) RunsAPI() bool { return c.Role != "worker" }
@@ -147,6 +158,21 @@ func settings() []setting {
 			return nil
 		}},
 		{"role", "HERALD_ROLE", "all", "all (API and delivery), api or worker", oneOf(func(c *Config, v string) { c.Role = v }, "all", "api", "worker")},
+		{"database-url", "HERALD_DATABASE_URL", "", "PostgreSQL URL (postgres://...) to use instead of the embedded database", func(c *Config, v string) error {
+			if v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+				return errors.New("must be a postgres:// or postgresql:// URL")
+			}
+			c.DatabaseURL = v
+			return nil
+		}},
+		{"database-max-conns", "HERALD_DATABASE_MAX_CONNS", "16", "PostgreSQL connection pool size", intSetting(func(c *Config, n int) { c.DatabaseMaxConns = n }, 2, 1000)},
+		{"database-schema", "HERALD_DATABASE_SCHEMA", "", "PostgreSQL schema for Herald's tables (default: the search_path)", func(c *Config, v string) error {
+			if v != "" && !validSchemaName(v) {
+				return errors.New("must be 1 to 63 of a-z 0-9 _, starting with a letter or _")
+			}
+			c.DatabaseSchema = v
+			return nil
+		}},
 	}
 }
 
@@ -210,7 +236,9 @@ func unknownEnv(environ []string, known map[string]bool) []string {
 }
 
 // ignoredEnv are HERALD_* variables read by tests and tools, not by serve.
-var ignoredEnv = map[string]bool{"HERALD_TEST_DATABASE_URL": true, "HERALD_REQUIRE_SDK_TEST": true}
+var ignoredEnv = map[string]bool{
+	"HERALD_TEST_POSTGRES_URL": true, "HERALD_REQUIRE_POSTGRES": true, "HERALD_REQUIRE_SDK_TEST": true,
+}
 
 // RetryPolicy returns the delivery retry policy of c.
 func (c Config) RetryPolicy() herald.RetryPolicy {
@@ -282,4 +310,17 @@ func envLookup(environ []string) func(string) string {
 		}
 	}
 	return func(k string) string { return m[k] }
+}
+
+// validSchemaName reports whether v is a plain lower-case SQL identifier.
+func validSchemaName(v string) bool {
+	if len(v) == 0 || len(v) > 63 || (v[0] >= '0' && v[0] <= '9') {
+		return false
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -26,6 +26,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		LogLevel:            "info",
 		LogFormat:           "text",
 		Role:                "all",
+		DatabaseMaxConns:    16,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -63,12 +64,15 @@ func TestLoadConfigNamesEveryProblem(t *testing.T) {
 		"HERALD_ALLOWED_DESTINATION_CIDRS=10.0.0.0/33",
 		"HERALD_ADRR=127.0.0.1:1", // typo
 		"HERALD_LOG_LEVEL=loud",
+		"HERALD_DATABASE_URL=mysql://db/herald",
+		"HERALD_DATABASE_SCHEMA=Herald; DROP",
 	}
 	_, err := loadConfig("serve", nil, env, io.Discard)
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"HERALD_RETRY_SCHEDULE", "soon", "HERALD_REQUEST_TIMEOUT", "HERALD_ALLOWED_DESTINATION_CIDRS", "HERALD_ADRR: unknown setting", "HERALD_LOG_LEVEL"} {
+	for _, want := range []string{"HERALD_RETRY_SCHEDULE", "soon", "HERALD_REQUEST_TIMEOUT", "HERALD_ALLOWED_DESTINATION_CIDRS", "HERALD_ADRR: unknown setting", "HERALD_LOG_LEVEL",
+		"HERALD_DATABASE_URL", "HERALD_DATABASE_SCHEMA"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %q:\n%v", want, err)
 		}
@@ -81,5 +85,20 @@ func TestLoadConfigRejectsUnknownFlag(t *testing.T) {
 	}
 	if _, err := loadConfig("serve", []string{"stray"}, nil, io.Discard); err == nil {
 		t.Fatal("stray argument accepted")
+	}
+}
+
+func TestLoadConfigDatabase(t *testing.T) {
+	cfg, err := loadConfig("serve", nil, nil, io.Discard)
+	if err != nil || !cfg.Embedded() {
+		t.Fatalf("default store is not the embedded one: %+v, %v", cfg, err)
+	}
+	env := []string{"HERALD_DATABASE_URL=postgres://h:p@127.0.0.1:5432/h", "HERALD_DATABASE_SCHEMA=herald_2", "HERALD_DATABASE_MAX_CONNS=40"}
+	cfg, err = loadConfig("serve", nil, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Embedded() || cfg.DatabaseSchema != "herald_2" || cfg.DatabaseMaxConns != 40 {
+		t.Fatalf("database settings not applied: %+v", cfg)
 	}
 }

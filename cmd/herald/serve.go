@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/herald-webhooks/herald/delivery"
 	"github.com/herald-webhooks/herald/httpapi"
 	"github.com/herald-webhooks/herald/internal/egress"
-	"github.com/herald-webhooks/herald/sqlite"
 )
 
 // runServe runs the API and the delivery engine until ctx is cancelled,
@@ -33,25 +31,21 @@ func runServe(ctx context.Context, args []string, environ []string, stdout, stde
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	unlock, err := lockDataDir(cfg.DataDir)
-	if err != nil {
-		return err
+	if cfg.Embedded() { // one process per embedded database
+		unlock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
-	defer unlock()
 	token, err := adminToken(cfg, stdout)
 	if err != nil {
 		return err
 	}
 
-	store, err := sqlite.Open(ctx, sqlite.Config{
-		Path:   filepath.Join(cfg.DataDir, "herald.db"),
-		Logger: logger,
-		// The data dir is locked to this process, whose engine (if its
-		// role runs one) rescues every lease when it starts.
-		ClaimOnCreate: cfg.RunsWorker(),
-	})
+	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	defer store.Close()
 
@@ -159,7 +153,10 @@ func deliveryConfig(cfg Config, logger *slog.Logger) delivery.Config {
 		RequestTimeout: cfg.RequestTimeout,
 		Concurrency:    cfg.Concurrency,
 		PerEndpoint:    cfg.EndpointConcurrency,
-		RescueOnStart:  true, // the embedded store has one process: its sending rows are orphans
+		// The embedded store has one process: its sending rows are orphans.
+		// On PostgreSQL other nodes hold live leases; expired ones are
+		// rescued by maintenance.
+		RescueOnStart: cfg.Embedded(),
 		HTTPClient: egress.NewClient(egress.Config{
 			AllowedCIDRs: cfg.AllowedDestinationCIDRs,
 			Timeout:      cfg.RequestTimeout,

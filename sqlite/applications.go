@@ -101,7 +101,7 @@ func (s *Store) ApplicationDelete(ctx context.Context, id string) error {
 	defer s.handoff.drop(func(j *herald.DeliveryJob) bool { return j.Delivery.AppID == id })
 	return s.write(ctx, "delete application", func(w *wtx) error {
 		w.w.fanOut.forget(id)
-		s.handoff.unknown() // its pending deliveries go with it
+		s.due.unknown() // its endpoints' pending deliveries go with it
 		res, err := w.exec("DELETE FROM applications WHERE id = ?", id)
 		if err != nil {
 			return err

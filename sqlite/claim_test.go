@@ -109,6 +109,8 @@ func TestClaimQueriesUseIndexes(t *testing.T) {
 		{claimScanQuery, []any{0, 0, "", 10}, "deliveries_due"},
 		{nextDueQuery, nil, "deliveries_due"},
 		{rescueQuery, []any{1, 0, 0, 0}, "deliveries_leased"},
+		{endpointsDueQuery, []any{`["ep"]`, 0, 10}, "deliveries_pending_endpoint"},
+		{endpointsNextDueQuery, []any{`["ep"]`}, "deliveries_pending_endpoint"},
 		{pendingEndpointsQuery, nil, "deliveries_pending_endpoint"},
 		{endpointDueQuery, []any{"ep", 0, 10}, "deliveries_pending_endpoint"},
 	} {
@@ -131,6 +133,63 @@ func TestClaimQueriesUseIndexes(t *testing.T) {
 		// entry (LIMIT 1); a table scan has no index.
 		if !strings.Contains(joined, "INDEX "+tc.index) || tableScan.MatchString(joined) || strings.Contains(joined, "TEMP B-TREE") {
 			t.Errorf("plan of %q = %q, want %s without a table scan or sort", tc.query, joined, tc.index)
+		}
+	}
+}
+
+// TestPickFromEndpointsTakesTheOldest compares pickFromEndpoints with the
+// oldest due deliveries found by brute force, for backlogs of uneven
+// sizes and times, with and without a per-endpoint bound.
+func TestPickFromEndpointsTakesTheOldest(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "herald.db"))
+	ctx := context.Background()
+	now := time.Now()
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApplication, now), Name: "a", CreatedAt: now, UpdatedAt: now}
+	if err := s.ApplicationCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	var eps []dueEndpoint
+	for i, n := range []int{40, 3, 17, 1, 25} {
+		ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, URL: "https://x", CreatedAt: now, UpdatedAt: now}
+		if err := s.EndpointCreate(ctx, ep); err != nil {
+			t.Fatal(err)
+		}
+		start := now.Add(time.Duration(i*7) * time.Microsecond) // interleaved due times
+		fillBacklog(t, s, app.ID, ep.ID, n, start)
+		eps = append(eps, dueEndpoint{ep.ID, start})
+	}
+	for _, tc := range []struct{ limit, perEndpoint int }{{10, 0}, {30, 0}, {30, 4}, {200, 0}, {1, 0}} {
+		var brute []dueRow
+		err := s.w.do(ctx, func(w *wtx) error {
+			rows, err := w.query(`SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE status = 1 ORDER BY next_attempt_at, id`)
+			if err != nil {
+				return err
+			}
+			brute, err = collect(rows, scanDueRow)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		per := map[string]int{}
+		for _, r := range brute {
+			if len(want) < tc.limit && (tc.perEndpoint == 0 || per[r.endpointID] < tc.perEndpoint) {
+				per[r.endpointID]++
+				want = append(want, r.id)
+			}
+		}
+		var got []string
+		err = s.w.do(ctx, func(w *wtx) error {
+			var err error
+			got, err = pickFromEndpoints(w, herald.ClaimParams{Now: now.Add(time.Hour), Limit: tc.limit, PerEndpoint: tc.perEndpoint}, eps)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("limit %d per endpoint %d: got %d %v\nwant %d %v", tc.limit, tc.perEndpoint, len(got), got, len(want), want)
 		}
 	}
 }

@@ -1,9 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/herald-webhooks/herald"
@@ -35,39 +38,33 @@ func jsonIDs(ids []string) string {
 	return string(b)
 }
 
-// DeliveryClaim implements herald.DeliveryStore; see pickDue for how it
-// chooses. Jobs claimed on create (see handoff) come first, from memory;
-// the database is read only when it may hold due deliveries.
+// DeliveryClaim implements herald.DeliveryStore. Jobs claimed on create
+// (see handoff) come first, from memory; the database is read only when
+// the due index says that an endpoint the claim may take has due
+// deliveries (see claimFromDB).
 func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
 	if p.Limit <= 0 {
 		return nil, nil
 	}
 	s.handoff.noteClaim(p)
 	jobs, stale := s.handoff.pop(p)
-	readDB, seq := s.handoff.dbMayHaveDue(p.Now)
-	if len(stale) > 0 {
-		readDB = true
-	}
-	if !readDB || len(jobs) == p.Limit && len(stale) == 0 {
-		return jobs, nil
+	excluded := make(map[string]bool, len(p.ExcludeEndpoints))
+	for _, id := range p.ExcludeEndpoints {
+		excluded[id] = true
 	}
 	rest := p
 	rest.Limit -= len(jobs)
+	if len(stale) == 0 && (rest.Limit == 0 || !s.mayHaveDue(p.Now, excluded)) {
+		return jobs, nil
+	}
 	var claimed []herald.DeliveryJob
-	next := never
 	err := s.write(ctx, "claim deliveries", func(w *wtx) error {
-		claimed, next = nil, never
-		if err := releaseStale(w, stale, p.Now); err != nil {
+		claimed = nil
+		if err := releaseStale(w, stale, p.Now); err != nil || rest.Limit == 0 {
 			return err
-		}
-		if rest.Limit == 0 {
-			return nil
 		}
 		var err error
-		if claimed, err = claimFromDB(w, rest); err != nil || len(claimed) == rest.Limit {
-			return err
-		}
-		next, err = nextDue(w)
+		claimed, err = s.claimFromDB(w, rest, excluded)
 		return err
 	})
 	if err != nil {
@@ -77,22 +74,145 @@ func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]hera
 		}
 		return nil, err
 	}
-	switch {
-	case len(stale) == 0 && rest.Limit > 0 && len(claimed) < rest.Limit:
-		s.handoff.settle(seq, next) // every due delivery was seen
-	case len(claimed) > 0:
-		s.handoff.unknown() // the earliest due ones may be gone
-	}
 	return append(jobs, claimed...), nil
 }
 
-// claimFromDB claims due deliveries from the queue table.
-func claimFromDB(w *wtx, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
-	ids, err := pickDue(w, p)
-	if err != nil || len(ids) == 0 {
+// mayHaveDue reports whether the database may hold deliveries due at now
+// for endpoints that are not excluded.
+func (s *Store) mayHaveDue(now time.Time, excluded map[string]bool) bool {
+	eps, known := s.due.candidates(now, excluded)
+	return !known || len(eps) > 0
+}
+
+// claimFromDB claims due deliveries from the queue table, and updates the
+// due index for the endpoints it looked at. It reads the table's due index
+// in due order (pickDue), unless an excluded endpoint has due deliveries
+// that such a scan would have to read past (one hanging endpoint's
+// backlog): then it reads each candidate endpoint's own oldest.
+func (s *Store) claimFromDB(w *wtx, p herald.ClaimParams, excluded map[string]bool) ([]herald.DeliveryJob, error) {
+	eps, known := s.due.candidates(p.Now, excluded)
+	if !known {
+		ok, err := s.rebuildDue(w)
+		if err != nil {
+			return nil, err
+		}
+		if !ok { // too many endpoints to track
+			ids, err := pickDue(w, p)
+			if err != nil {
+				return nil, err
+			}
+			return claimIDs(w, p, ids)
+		}
+		eps, _ = s.due.candidates(p.Now, excluded)
+	}
+	if len(eps) == 0 {
+		return nil, nil
+	}
+	var ids []string
+	var err error
+	if s.due.excludedDue(p.Now, excluded) {
+		ids, err = pickFromEndpoints(w, p, eps)
+	} else {
+		ids, err = pickDue(w, p)
+	}
+	if err != nil {
 		return nil, err
 	}
-	_, err = w.exec(`UPDATE deliveries SET status = ?, lease_until = ?, updated_at = ?
+	jobs, err := claimIDs(w, p, ids)
+	if err != nil {
+		return nil, err
+	}
+	return jobs, s.refreshDue(w, eps)
+}
+
+// endpointsDueQuery reads the oldest due deliveries of each endpoint
+// listed (a JSON array), at most a given number each: one statement that
+// seeks each endpoint's part of deliveries_pending_endpoint.
+const endpointsDueQuery = `SELECT d.id, d.endpoint_id, d.next_attempt_at FROM json_each(?) e
+	JOIN deliveries d ON d.id IN (
+		SELECT x.id FROM deliveries x INDEXED BY deliveries_pending_endpoint
+		WHERE x.status = 1 AND x.endpoint_id = e.value AND x.next_attempt_at <= ?
+		ORDER BY x.next_attempt_at, x.id LIMIT ?)`
+
+// pickFromEndpoints returns the IDs of the Limit oldest due deliveries of
+// the candidate endpoints, taking at most PerEndpoint of any one. It reads
+// a few of each endpoint's oldest in one statement (enough for Limit if
+// they were spread evenly), then reads more of the endpoints that may
+// hold older ones than the Limit oldest read so far, doubling, until none
+// does: so it reads little more than it takes, whether the oldest
+// deliveries are in one endpoint or spread over all of them.
+func pickFromEndpoints(w *wtx, p herald.ClaimParams, eps []dueEndpoint) ([]string, error) {
+	most := p.Limit
+	if p.PerEndpoint > 0 {
+		most = min(most, p.PerEndpoint)
+	}
+	byEndpoint := map[string][]dueRow{}
+	want := make([]string, len(eps))
+	for i, ep := range eps {
+		want[i] = ep.id
+	}
+	for k := min(most, (p.Limit+len(eps)-1)/len(eps)); len(want) > 0; k = min(2*k, most) {
+		rows, err := w.query(endpointsDueQuery, jsonIDs(want), ts(p.Now), k)
+		if err != nil {
+			return nil, err
+		}
+		head, err := collect(rows, scanDueRow)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range want {
+			byEndpoint[id] = nil
+		}
+		for _, r := range head {
+			byEndpoint[r.endpointID] = append(byEndpoint[r.endpointID], r)
+		}
+		cutoff := oldest(byEndpoint, p.Limit)
+		want = want[:0]
+		for id, rs := range byEndpoint { // full reads that may hide older rows
+			if len(rs) == k && k < most && (cutoff == nil || rs[k-1].at < cutoff.at ||
+				rs[k-1].at == cutoff.at && rs[k-1].id < cutoff.id) {
+				want = append(want, id)
+			}
+		}
+	}
+	var all []dueRow
+	for _, rs := range byEndpoint {
+		all = append(all, rs...)
+	}
+	sortDue(all)
+	ids := make([]string, 0, min(len(all), p.Limit))
+	for _, r := range all[:min(len(all), p.Limit)] {
+		ids = append(ids, r.id)
+	}
+	return ids, nil
+}
+
+// oldest returns the limit-th oldest row read, or nil when fewer were.
+func oldest(byEndpoint map[string][]dueRow, limit int) *dueRow {
+	var all []dueRow
+	for _, rs := range byEndpoint {
+		all = append(all, rs...)
+	}
+	if len(all) < limit {
+		return nil
+	}
+	sortDue(all)
+	return &all[limit-1]
+}
+
+// sortDue orders due rows oldest first.
+func sortDue(due []dueRow) {
+	slices.SortFunc(due, func(a, b dueRow) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.id, b.id))
+	})
+}
+
+// claimIDs marks the deliveries claimed and loads their jobs.
+func claimIDs(w *wtx, p herald.ClaimParams, ids []string) ([]herald.DeliveryJob, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	_, err := w.exec(`UPDATE deliveries SET status = ?, lease_until = ?, updated_at = ?
 		WHERE id IN (SELECT value FROM json_each(?))`,
 		herald.StatusSending, ts(p.LeaseUntil), ts(p.Now), jsonIDs(ids))
 	if err != nil {
@@ -101,29 +221,96 @@ func claimFromDB(w *wtx, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
 	return loadJobs(w, ids)
 }
 
-// nextDue returns the earliest due time of a pending delivery, or never.
-func nextDue(w *wtx) (time.Time, error) {
-	var next sql.NullInt64
-	if err := w.queryRow(nextDueQuery).Scan(&next); err != nil || !next.Valid {
-		return never, err
+// endpointsNextDueQuery reads the earliest pending delivery of each
+// endpoint listed (a JSON array), one index seek each; NULL for none.
+const endpointsNextDueQuery = `SELECT e.value, (SELECT MIN(next_attempt_at) FROM deliveries INDEXED BY deliveries_pending_endpoint
+		WHERE status = 1 AND endpoint_id = e.value)
+	FROM json_each(?) e`
+
+// refreshDue sets the endpoints' times in the due index from the table.
+func (s *Store) refreshDue(w *wtx, eps []dueEndpoint) error {
+	ids := make([]string, len(eps))
+	for i, ep := range eps {
+		ids[i] = ep.id
 	}
-	return fromTS(next.Int64), nil
+	next, err := endpointsNextDue(w, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		at, ok := next[id]
+		s.due.set(id, at, ok)
+	}
+	return nil
+}
+
+// endpointsNextDue returns the earliest due time of each listed endpoint
+// that has a pending delivery.
+func endpointsNextDue(w *wtx, ids []string) (map[string]time.Time, error) {
+	rows, err := w.query(endpointsNextDueQuery, jsonIDs(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]time.Time, len(ids))
+	for rows.Next() {
+		var id string
+		var next sql.NullInt64
+		if err := rows.Scan(&id, &next); err != nil {
+			return nil, err
+		}
+		if next.Valid {
+			out[id] = fromTS(next.Int64)
+		}
+	}
+	return out, rows.Err()
+}
+
+// rebuildDue reads the due index from the table: the endpoints with
+// pending deliveries (one index seek each) and the earliest of each. It
+// reports false, leaving the index unknown, when there are more endpoints
+// than the index tracks.
+func (s *Store) rebuildDue(w *wtx) (bool, error) {
+	rows, err := w.query(pendingEndpointsQuery)
+	if err != nil {
+		return false, err
+	}
+	eps, err := collect(rows, func(sc scanner) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	})
+	if err != nil || len(eps) > dueIndexMax {
+		return false, err
+	}
+	at, err := endpointsNextDue(w, eps)
+	if err != nil {
+		return false, err
+	}
+	s.due.reset(at)
+	return true, nil
 }
 
 // releaseStale returns claimed-on-create deliveries that waited in memory
 // too long to the queue, due now.
-func releaseStale(w *wtx, ids []string, now time.Time) error {
-	if len(ids) == 0 {
+func releaseStale(w *wtx, stale []herald.Delivery, now time.Time) error {
+	if len(stale) == 0 {
 		return nil
+	}
+	ids := make([]string, len(stale))
+	for i, d := range stale {
+		ids[i] = d.ID
 	}
 	_, err := w.exec(`UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_until = 0, updated_at = ?
 		WHERE status = 3 AND id IN (SELECT value FROM json_each(?))`,
 		herald.StatusPending, ts(now), ts(now), jsonIDs(ids))
-	if err == nil {
-		w.due(now)
-		w.notify = true
+	if err != nil {
+		return err
 	}
-	return err
+	for _, d := range stale {
+		w.due(d.EndpointID, now)
+	}
+	w.notify = true
+	return nil
 }
 
 // loadJobs returns the claimed deliveries with their messages and

@@ -167,7 +167,7 @@ func (s *Store) EndpointDelete(ctx context.Context, appID, id string) error {
 	defer s.handoff.drop(func(j *herald.DeliveryJob) bool { return j.Endpoint.ID == id })
 	return s.write(ctx, "delete endpoint", func(w *wtx) error {
 		w.w.fanOut.forget(appID)
-		s.handoff.unknown() // its pending deliveries go with it
+		s.due.set(id, never, false) // its pending deliveries go with it
 		res, err := w.exec("DELETE FROM endpoints WHERE id = ? AND app_id = ?", id, appID)
 		if err != nil {
 			return err

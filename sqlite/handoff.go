@@ -22,21 +22,16 @@ var never = time.Unix(1<<40, 0)
 
 // handoff lets a store whose only delivery engine runs in the same process
 // (Config.ClaimOnCreate) skip the claim round trip for fresh deliveries:
-// while the queue has nothing due, MessageCreate writes each new delivery
-// already claimed (sending, under a lease as long as the engine's last
-// claim asked for) and keeps the job, message and endpoint included, in
-// memory, where the next DeliveryClaim takes it without reading or writing
-// the database. A crash loses nothing: the rows are leased like any other
-// claim, and go back to the queue when their lease ends or the engine next
-// starts.
-//
-// It also tracks whether the database may hold due pending deliveries, so
-// that a claim reads the database only when it might find something:
-// every write that makes a delivery pending notes its due time (markDue);
-// a claim that came back short records the earliest remaining due time,
-// unless a write noted one meanwhile (the sequence check).
+// when the endpoint has nothing due in the database (see dueIndex),
+// MessageCreate writes its new delivery already claimed (sending, under a
+// lease as long as the engine's last claim asked for) and keeps the job,
+// message and endpoint included, in memory, where the next DeliveryClaim
+// takes it without reading or writing the database. A crash loses
+// nothing: the rows are leased like any other claim, and go back to the
+// queue when their lease ends or the engine next starts.
 type handoff struct {
 	enabled bool
+	due     *dueIndex
 
 	mu sync.Mutex
 	// What the engine's last claim asked for.
@@ -47,62 +42,10 @@ type handoff struct {
 	// The jobs claimed on create, oldest first.
 	ready []herald.DeliveryJob
 	perEp map[string]int
-	// The database's due state: no pending delivery is due before nextDue
-	// when known; seq counts markDue calls.
-	known   bool
-	nextDue time.Time
-	seq     uint64
 }
 
-func newHandoff(enabled bool) *handoff {
-	return &handoff{enabled: enabled, excluded: map[string]bool{}, perEp: map[string]int{}}
-}
-
-// markDue notes that a pending delivery due at `at` may be in the
-// database. Write operations call it from the writer, in commit order.
-func (h *handoff) markDue(at time.Time) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.seq++
-	if h.known && at.Before(h.nextDue) {
-		h.nextDue = at
-	}
-}
-
-// dbMayHaveDue reports whether a claim at now should read the database,
-// and the sequence number to hand to settle afterwards.
-func (h *handoff) dbMayHaveDue(now time.Time) (bool, uint64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return !h.known || !now.Before(h.nextDue), h.seq
-}
-
-// unknown forgets the due state, after a write that may have removed
-// pending deliveries (the next claim or DeliveryNextDue reads it again).
-func (h *handoff) unknown() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.seq++
-	h.known = false
-}
-
-// knownNextDue returns the earliest due time of a pending delivery (never:
-// none), when the hand-off knows it without reading the database.
-func (h *handoff) knownNextDue() (time.Time, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.nextDue, h.known
-}
-
-// settle records, after a short claim committed, that no pending delivery
-// is due before next (never: none is pending), unless a write noted a due
-// delivery since the claim read seq.
-func (h *handoff) settle(seq uint64, next time.Time) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.seq == seq {
-		h.known, h.nextDue = true, next
-	}
+func newHandoff(enabled bool, due *dueIndex) *handoff {
+	return &handoff{enabled: enabled, due: due, excluded: map[string]bool{}, perEp: map[string]int{}}
 }
 
 // noteClaim records what the engine asks of a claim.
@@ -120,42 +63,39 @@ func (h *handoff) noteClaim(p herald.ClaimParams) {
 
 // plan is one MessageCreate's permission to claim on create.
 type plan struct {
-	h        *handoff
-	ok       bool
-	lease    time.Time
-	room     int
-	perEp    map[string]int
-	bound    int
-	excluded map[string]bool
+	h     *handoff
+	ok    bool
+	at    time.Time
+	lease time.Time
+	room  int
 }
 
-// planFor returns whether, and for which endpoints, deliveries of a message
-// created at `at` may be claimed on create: an engine is running, nothing
-// in the database is due (so the new deliveries jump no queue) and the
-// ready list has room.
+// planFor returns whether deliveries of a message created at `at` may be
+// claimed on create: an engine is running and the ready list has room.
+// take decides for each endpoint.
 func (h *handoff) planFor(at time.Time) plan {
 	if !h.enabled {
 		return plan{}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if time.Since(h.lastClaim) > engineActiveFor || h.leaseLen <= 0 || !h.known || !at.Before(h.nextDue) ||
-		len(h.ready) >= readyMax {
+	if time.Since(h.lastClaim) > engineActiveFor || h.leaseLen <= 0 || len(h.ready) >= readyMax {
 		return plan{}
 	}
-	return plan{h: h, ok: true, lease: at.Add(h.leaseLen), room: readyMax - len(h.ready),
-		perEp: h.perEp, bound: h.perEndpoint, excluded: h.excluded}
+	return plan{h: h, ok: true, at: at, lease: at.Add(h.leaseLen), room: readyMax - len(h.ready)}
 }
 
-// take reports whether a delivery to endpointID may be claimed on create.
-// The plan reads the handoff's maps under its lock.
+// take reports whether a delivery to endpointID may be claimed on create:
+// the endpoint has nothing due before it (so it overtakes none of its own
+// deliveries), the engine's last claim did not exclude it, and it is under
+// its bound of claimed deliveries. taken counts this message's takes.
 func (p *plan) take(endpointID string, taken map[string]int) bool {
-	if !p.ok || p.room <= 0 {
+	if !p.ok || p.room <= 0 || !p.h.due.clearBefore(endpointID, p.at) {
 		return false
 	}
 	p.h.mu.Lock()
 	defer p.h.mu.Unlock()
-	if p.excluded[endpointID] || (p.bound > 0 && p.perEp[endpointID]+taken[endpointID] >= p.bound) {
+	if p.h.excluded[endpointID] || (p.h.perEndpoint > 0 && p.h.perEp[endpointID]+taken[endpointID] >= p.h.perEndpoint) {
 		return false
 	}
 	p.room--
@@ -177,7 +117,7 @@ func (h *handoff) push(jobs []herald.DeliveryJob) {
 // p.ExcludeEndpoints and p.PerEndpoint. Jobs whose lease has less than
 // half its length left are returned as stale, for the caller to put back
 // in the queue: handing them out could let the lease end mid-attempt.
-func (h *handoff) pop(p herald.ClaimParams) (jobs []herald.DeliveryJob, stale []string) {
+func (h *handoff) pop(p herald.ClaimParams) (jobs []herald.DeliveryJob, stale []herald.Delivery) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.ready) == 0 {
@@ -194,7 +134,7 @@ func (h *handoff) pop(p herald.ClaimParams) (jobs []herald.DeliveryJob, stale []
 		ep := j.Endpoint.ID
 		switch {
 		case j.Delivery.LeaseUntil.Before(minLease):
-			stale = append(stale, j.Delivery.ID)
+			stale = append(stale, j.Delivery)
 		case len(jobs) < p.Limit && !excluded[ep] && (p.PerEndpoint <= 0 || counts[ep] < p.PerEndpoint):
 			counts[ep]++
 			jobs = append(jobs, j)

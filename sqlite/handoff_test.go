@@ -187,3 +187,74 @@ func TestClaimOnCreateFollowsEndpointChanges(t *testing.T) {
 		t.Fatalf("job for a deleted endpoint handed out: %+v", jobs)
 	}
 }
+
+// TestClaimOnCreateBesideABacklog: an endpoint's due backlog, while the
+// engine excludes it (busy, hanging), does not stop other endpoints'
+// fresh deliveries from being claimed on create, and claims do not read
+// it; once the endpoint is no longer excluded, its backlog is claimed
+// oldest first.
+func TestClaimOnCreateBesideABacklog(t *testing.T) {
+	f := newHandoffFixture(t)
+	busy := f.ep
+	now := time.Now()
+	f.claim(now, busy.ID)
+	var backlog []string
+	for i := range 5 {
+		ds := f.message(now.Add(time.Duration(i) * time.Millisecond))
+		if ds[0].Status != herald.StatusPending {
+			t.Fatalf("claimed on create for an excluded endpoint")
+		}
+		backlog = append(backlog, ds[0].ID)
+	}
+	other := f.endpoint("https://two.example/hook")
+	msg := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: f.app.ID, EventType: "e",
+		Payload: []byte(`{}`), PayloadRetentionDays: 90, CreatedAt: now.Add(time.Second)}
+	ds, err := f.s.MessageCreate(f.ctx, msg, []string{other.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds[0].Status != herald.StatusSending {
+		t.Fatalf("fresh delivery to an idle endpoint not claimed on create beside another's backlog")
+	}
+	if jobs := f.claim(now.Add(time.Second), busy.ID); len(jobs) != 1 || jobs[0].Delivery.ID != ds[0].ID {
+		t.Fatalf("claim excluding the busy endpoint: %+v", jobs)
+	}
+	if f.s.mayHaveDue(now.Add(time.Second), map[string]bool{busy.ID: true}) {
+		t.Error("the due index sends a claim to the database for an excluded endpoint's backlog")
+	}
+	jobs := f.claim(now.Add(time.Second))
+	if len(jobs) != len(backlog) {
+		t.Fatalf("claimed %d of the backlog, want %d", len(jobs), len(backlog))
+	}
+	for i, j := range jobs {
+		if j.Delivery.ID != backlog[i] {
+			t.Fatalf("backlog claimed out of order at %d", i)
+		}
+	}
+	if next, ok, err := f.s.DeliveryNextDue(f.ctx); err != nil || ok {
+		t.Fatalf("next due after the backlog was claimed: %v %v %v", next, ok, err)
+	}
+}
+
+// TestDueIndexAfterRollback: a transaction rolled back (here, a batch in
+// which one operation fails) leaves the due index unknown, and the next
+// claim rebuilds it from the table and finds every due delivery.
+func TestDueIndexAfterRollback(t *testing.T) {
+	f := newHandoffFixture(t)
+	now := time.Now()
+	f.claim(now, f.ep.ID)
+	ds := f.message(now)
+	if _, known := f.s.due.candidates(now, nil); !known {
+		t.Fatal("due index unknown after a claim")
+	}
+	err := f.s.w.do(f.ctx, func(w *wtx) error { return herald.Errorf(herald.EInvalid, "fails on purpose") })
+	if err == nil {
+		t.Fatal("failing operation succeeded")
+	}
+	if _, known := f.s.due.candidates(now, nil); known {
+		t.Fatal("due index still known after a rollback")
+	}
+	if jobs := f.claim(now); len(jobs) != 1 || jobs[0].Delivery.ID != ds[0].ID {
+		t.Fatalf("claim after rebuilding the index: %+v", jobs)
+	}
+}

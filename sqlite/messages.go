@@ -121,7 +121,6 @@ func (s *Store) newDeliveries(w *wtx, msg *herald.Message, targets []herald.Endp
 	now := time.Now()
 	pl := s.handoff.planFor(msg.CreatedAt)
 	taken := map[string]int{}
-	pending := false
 	for i := range targets {
 		d := herald.Delivery{
 			ID: herald.NewID(herald.PrefixDelivery, now), AppID: msg.AppID, MsgID: msg.ID, EndpointID: targets[i].ID,
@@ -132,12 +131,9 @@ func (s *Store) newDeliveries(w *wtx, msg *herald.Message, targets []herald.Endp
 			d.Status, d.LeaseUntil = herald.StatusSending, pl.lease
 			jobs = append(jobs, herald.DeliveryJob{Delivery: d, Message: *msg, Endpoint: targets[i]})
 		} else {
-			pending = true
+			w.due(d.EndpointID, d.NextAttemptAt)
 		}
 		out = append(out, d)
-	}
-	if pending {
-		w.due(msg.CreatedAt)
 	}
 	return out, jobs
 }

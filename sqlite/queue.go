@@ -34,7 +34,7 @@ func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryR
 			}
 			if r.Status == herald.StatusPending {
 				w.notify = true
-				w.due(r.NextAttemptAt)
+				w.due(r.Attempt.EndpointID, r.NextAttemptAt)
 			}
 		}
 		return nil
@@ -70,7 +70,7 @@ func (s *Store) DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) 
 		n, err = affected(res)
 		w.notify = n > 0
 		if n > 0 {
-			w.due(now)
+			s.due.unknown() // which endpoints is not known
 		}
 		return err
 	})
@@ -83,7 +83,7 @@ const nextDueQuery = "SELECT MIN(next_attempt_at) FROM deliveries WHERE status =
 
 // DeliveryNextDue implements herald.DeliveryStore.
 func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
-	if at, ok := s.handoff.knownNextDue(); ok {
+	if at, ok := s.due.next(); ok {
 		return at, at != never, nil
 	}
 	var next sql.NullInt64
@@ -115,7 +115,7 @@ func (s *Store) DeliveryResend(ctx context.Context, appID, msgID, endpointID str
 			herald.NewID(herald.PrefixDelivery, now), appID, msgID, endpointID, herald.StatusPending,
 			ts(now), herald.TriggerManual, ts(now), ts(now))
 		w.notify = err == nil
-		w.due(now)
+		w.due(endpointID, now)
 		return err
 	})
 }
@@ -140,7 +140,7 @@ func (s *Store) DeliveryRecover(ctx context.Context, appID, endpointID string, s
 		n, err = affected(res)
 		w.notify = n > 0
 		if n > 0 {
-			w.due(now)
+			w.due(endpointID, now)
 		}
 		return err
 	})

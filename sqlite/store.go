@@ -54,6 +54,7 @@ type Store struct {
 	rdb     *sql.DB // read-only connections
 	reader  *reader
 	apps    *appCache
+	due     *dueIndex
 	handoff *handoff
 	w       *writer
 	notify  chan struct{}
@@ -115,7 +116,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		rdb:     rdb,
 		reader:  newReader(rdb),
 		apps:    newAppCache(),
-		handoff: newHandoff(cfg.ClaimOnCreate),
+		due:     newDueIndex(),
 		notify:  make(chan struct{}, 1),
 	}
 	if s.w, err = newWriter(ctx, wdb, cfg.MaxBatch, cfg.Logger, s.signal); err != nil {
@@ -123,7 +124,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
-	s.w.onDue = s.handoff.markDue
+	s.handoff = newHandoff(cfg.ClaimOnCreate, s.due)
+	s.w.onDue, s.w.onRollback = s.due.mark, s.due.unknown
 	cfg.Logger.Debug("sqlite store opened", "path", cfg.Path)
 	return s, nil
 }

@@ -52,11 +52,11 @@ func (x *wtx) stmt(query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// due notes that the operation made a pending delivery due at `at` (for
-// the store's hand-off, see handoff.markDue).
-func (x *wtx) due(at time.Time) {
+// due notes that the operation made a delivery to the endpoint pending,
+// due at `at` (for the store's due index).
+func (x *wtx) due(endpointID string, at time.Time) {
 	if x.w.onDue != nil {
-		x.w.onDue(at)
+		x.w.onDue(endpointID, at)
 	}
 }
 
@@ -121,7 +121,10 @@ type writer struct {
 	maxBatch int
 	logger   *slog.Logger
 	onNotify func()
-	onDue    func(time.Time) // set before the first operation
+	// Set before the first operation: onDue sees every delivery made
+	// pending, onRollback every rolled-back transaction or savepoint.
+	onDue      func(endpointID string, at time.Time)
+	onRollback func()
 
 	mu     sync.RWMutex // guards closed against sends on ops
 	closed bool
@@ -387,10 +390,19 @@ func (w *writer) begin(ctx context.Context) error {
 	return err
 }
 
+// rolledBack forgets what the writer's caches learnt from a transaction
+// or savepoint that is being undone.
+func (w *writer) rolledBack() {
+	w.fanOut.reset()
+	if w.onRollback != nil {
+		w.onRollback()
+	}
+}
+
 // rollback ends a failed batch's transaction; SQLite may have rolled it
 // back already, so an error here only goes to the log.
 func (w *writer) rollback(ctx context.Context) {
-	w.fanOut.reset() // it may hold what the transaction read
+	w.rolledBack()
 	if w.conn == nil {
 		return
 	}
@@ -409,7 +421,7 @@ func runSavepoint(x *wtx, fn func(w *wtx) error, notify *bool) (opErr, fatal err
 	x.notify = false
 	opErr = callOp(fn, x)
 	if opErr != nil {
-		x.w.fanOut.reset()
+		x.w.rolledBack()
 		if _, err := x.exec("ROLLBACK TO op"); err != nil {
 			return nil, fmt.Errorf("rollback to savepoint after %v: %w", opErr, mapErr(err))
 		}

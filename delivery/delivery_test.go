@@ -32,6 +32,9 @@ func TestDeliverySignedAndRecorded(t *testing.T) {
 	if h.header.Get("X-Tenant") != "acme" || h.header.Get("Content-Type") != "application/json" || h.header.Get("webhook-id") != m.ID {
 		t.Errorf("headers: %v", h.header)
 	}
+	if _, sent := h.header["Idempotency-Key"]; sent {
+		t.Errorf("an Idempotency-Key header was sent: %v", h.header)
+	}
 	wh, _ := standardwebhooks.NewWebhook(ep.Secrets[0].Key)
 	if err := wh.Verify(h.body, h.header); err != nil {
 		t.Errorf("reference library: %v", err)

@@ -132,6 +132,12 @@ func (e *Engine) request(ctx context.Context, job *herald.DeliveryJob, now time.
 	if err != nil {
 		return nil, fmt.Errorf("invalid endpoint URL: %v", err)
 	}
+	// A webhook is idempotent by its webhook-id (at least once is the
+	// contract), so when a kept-alive connection turns out to have been
+	// closed by the receiver before it answered, the request may go again
+	// on a new connection instead of failing the attempt. net/http does
+	// that for requests with this header; a nil value is not sent.
+	req.Header["Idempotency-Key"] = nil
 	for k, v := range job.Endpoint.Headers {
 		req.Header.Set(k, v)
 	}

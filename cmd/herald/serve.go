@@ -160,6 +160,11 @@ func deliveryConfig(cfg Config, logger *slog.Logger) delivery.Config {
 		HTTPClient: egress.NewClient(egress.Config{
 			AllowedCIDRs: cfg.AllowedDestinationCIDRs,
 			Timeout:      cfg.RequestTimeout,
+			// Every attempt in flight may go to one host (a receiving
+			// service shared by many endpoints): keep that many
+			// connections for reuse, not fewer, or each burst closes and
+			// dials connections again.
+			MaxIdleConnsPerHost: cfg.Concurrency,
 		}),
 		Logger: logger,
 	}

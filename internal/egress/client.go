@@ -46,7 +46,7 @@ func NewClient(cfg Config) *http.Client {
 		Proxy:                  nil,
 		DialContext:            dialer.DialContext,
 		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           4096,
+		MaxIdleConns:           max(4096, cfg.MaxIdleConnsPerHost),
 		MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerHost,
 		IdleConnTimeout:        90 * time.Second,
 		TLSHandshakeTimeout:    min(cfg.Timeout, 10*time.Second),

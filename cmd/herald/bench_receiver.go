@@ -73,11 +73,14 @@ func (r *benchReceiver) close() {
 	r.srv.Shutdown(ctx)
 }
 
-// waitHits waits until the receiver has counted n arrivals or timeout
-// passes.
-func (r *benchReceiver) waitHits(n int64, timeout time.Duration) error {
+// waitHits waits until the receiver has counted n arrivals, timeout
+// passes or ctx ends (the bench was interrupted).
+func (r *benchReceiver) waitHits(ctx context.Context, n int64, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for r.hits.Load() < n {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if time.Now().After(deadline) {
 			return errors.New("timed out waiting for deliveries: " + strconv.FormatInt(r.hits.Load(), 10) + " of " + strconv.FormatInt(n, 10))
 		}

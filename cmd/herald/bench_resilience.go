@@ -64,7 +64,7 @@ func isolationRun(ctx context.Context, b *bench, healthy, hanging int) ([2]float
 		return [2]float64{}, err
 	}
 	want := n * int64(healthy)
-	if err := b.rcv.waitHits(want, 5*time.Minute); err != nil {
+	if err := b.rcv.waitHits(ctx, want, 5*time.Minute); err != nil {
 		return [2]float64{}, err
 	}
 	elapsed := time.Duration(b.rcv.last.Load() - start.UnixNano())
@@ -118,7 +118,7 @@ func runBacklog(ctx context.Context, b *bench) ([]benchResult, error) {
 			}
 		}
 	}()
-	err = b.rcv.waitHits(n, 30*time.Minute)
+	err = b.rcv.waitHits(ctx, n, 30*time.Minute)
 	close(stop)
 	if err != nil {
 		return nil, err

@@ -106,7 +106,7 @@ func runThroughput(ctx context.Context, b *bench) ([]benchResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := b.rcv.waitHits(n, 5*time.Minute); err != nil {
+	if err := b.rcv.waitHits(ctx, n, 5*time.Minute); err != nil {
 		return nil, err
 	}
 	deliverTime := time.Duration(b.rcv.last.Load() - start.UnixNano())
@@ -177,7 +177,7 @@ func latencyAt(ctx context.Context, b *bench, s *benchServer, rate int) (benchRe
 	}
 	wg.Wait()
 	achieved := float64(total) / time.Since(start).Seconds()
-	if err := b.rcv.waitHits(total-failed.Load(), 2*time.Minute); err != nil {
+	if err := b.rcv.waitHits(ctx, total-failed.Load(), 2*time.Minute); err != nil {
 		return benchResult{}, err
 	}
 	lat := rec.snapshot()
@@ -225,7 +225,7 @@ func fanOutTo(ctx context.Context, b *bench, s *benchServer, k int) (benchResult
 	if err != nil {
 		return benchResult{}, err
 	}
-	if err := b.rcv.waitHits(n*int64(k), 5*time.Minute); err != nil {
+	if err := b.rcv.waitHits(ctx, n*int64(k), 5*time.Minute); err != nil {
 		return benchResult{}, err
 	}
 	elapsed := time.Duration(b.rcv.last.Load() - start.UnixNano())

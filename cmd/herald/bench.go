@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,10 @@ type benchConfig struct {
 	// DatabaseURL, when set, runs the servers on PostgreSQL (each run in a
 	// schema of its own, dropped at the end) instead of the embedded store.
 	DatabaseURL string
+	// CPUProfile, when set, is where the bench writes a CPU profile of its
+	// own process (load generator and receivers), to see what the load
+	// costs on a machine shared with the server.
+	CPUProfile string
 }
 
 // benchReport is the JSON result of a bench run.
@@ -75,6 +80,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.StringVar(&c.JSONOut, "json", "bench-results.json", "file for the JSON results")
 	fs.StringVar(&c.ServerBinary, "server-binary", "", "herald binary to run as the server (default: this one)")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL to run the servers on (default: the embedded store)")
+	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "file for a CPU profile of the bench process itself")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -129,6 +135,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg, err := parseBenchFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if cfg.CPUProfile != "" {
+		stop, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	rcv, err := startBenchReceiver()
 	if err != nil {
@@ -244,4 +257,18 @@ func parseInts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// startCPUProfile profiles this process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -85,10 +85,12 @@ func (s *Store) mayHaveDue(now time.Time, excluded map[string]bool) bool {
 }
 
 // claimFromDB claims due deliveries from the queue table, and updates the
-// due index for the endpoints it looked at. It reads the table's due index
-// in due order (pickDue), unless an excluded endpoint has due deliveries
-// that such a scan would have to read past (one hanging endpoint's
-// backlog): then it reads each candidate endpoint's own oldest.
+// due index for the endpoints it looked at. It reads each candidate
+// endpoint's own oldest deliveries (pickFromEndpoints): that never reads
+// past an excluded endpoint's backlog, nor past what PerEndpoint leaves of
+// one large backlog. Only when there are more candidates than the claim
+// takes and none is excluded does it scan the table's due index in due
+// order instead (pickDue), which then reads about as much as it takes.
 func (s *Store) claimFromDB(w *wtx, p herald.ClaimParams, excluded map[string]bool) ([]herald.DeliveryJob, error) {
 	eps, known := s.due.candidates(p.Now, excluded)
 	if !known {
@@ -110,7 +112,7 @@ func (s *Store) claimFromDB(w *wtx, p herald.ClaimParams, excluded map[string]bo
 	}
 	var ids []string
 	var err error
-	if s.due.excludedDue(p.Now, excluded) {
+	if len(eps) <= p.Limit || s.due.excludedDue(p.Now, excluded) {
 		ids, err = pickFromEndpoints(w, p, eps)
 	} else {
 		ids, err = pickDue(w, p)

@@ -11,6 +11,12 @@ import (
 // index gives up (unknown) and claims scan the queue table's due index.
 const dueIndexMax = 1 << 16
 
+// dueIndexMaxAge is how long the index is trusted after it was read from
+// the table: then the next claim reads it again. The index follows every
+// write, so this only bounds the harm a missed case could do (a delivery
+// left unclaimed) to this long.
+const dueIndexMaxAge = 30 * time.Second
+
 // dueIndex is the store's in-memory map of the endpoints that may have
 // pending deliveries in the database, each with a time no later than its
 // earliest due one. It lets a claim read just the endpoints that have due
@@ -26,12 +32,18 @@ const dueIndexMax = 1 << 16
 // makes it unknown, as does a change it cannot follow (rescue, deleting an
 // application); the next claim rebuilds it from the database.
 type dueIndex struct {
-	mu    sync.Mutex
-	known bool
-	at    map[string]time.Time
+	mu     sync.Mutex
+	known  bool
+	at     map[string]time.Time
+	readAt time.Time // wall clock of the last reset
+	maxAge time.Duration
 }
 
-func newDueIndex() *dueIndex { return &dueIndex{at: map[string]time.Time{}} }
+func newDueIndex() *dueIndex { return &dueIndex{at: map[string]time.Time{}, maxAge: dueIndexMaxAge} }
+
+// trusted reports whether the index is known and young enough to use;
+// the caller holds mu.
+func (d *dueIndex) trusted() bool { return d.known && time.Since(d.readAt) < d.maxAge }
 
 // mark notes that the endpoint may have a pending delivery due at `at`.
 func (d *dueIndex) mark(endpointID string, at time.Time) {
@@ -78,7 +90,7 @@ func (d *dueIndex) set(endpointID string, at time.Time, pending bool) {
 func (d *dueIndex) reset(at map[string]time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.known, d.at = true, at
+	d.known, d.at, d.readAt = true, at, time.Now()
 }
 
 // dueEndpoint is an endpoint of the due index and its time.
@@ -92,7 +104,7 @@ type dueEndpoint struct {
 func (d *dueIndex) candidates(now time.Time, excluded map[string]bool) (eps []dueEndpoint, known bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.known {
+	if !d.trusted() {
 		return nil, false
 	}
 	for ep, at := range d.at {
@@ -114,7 +126,7 @@ func (d *dueIndex) excludedDue(now time.Time, excluded map[string]bool) bool {
 			return true
 		}
 	}
-	return !d.known && len(excluded) > 0
+	return !d.trusted() && len(excluded) > 0
 }
 
 // clearBefore reports whether the index knows that the endpoint has no
@@ -122,7 +134,7 @@ func (d *dueIndex) excludedDue(now time.Time, excluded map[string]bool) bool {
 func (d *dueIndex) clearBefore(endpointID string, at time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.known {
+	if !d.trusted() {
 		return false
 	}
 	t, ok := d.at[endpointID]
@@ -135,7 +147,7 @@ func (d *dueIndex) clearBefore(endpointID string, at time.Time) bool {
 func (d *dueIndex) next() (time.Time, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.known {
+	if !d.trusted() {
 		return time.Time{}, false
 	}
 	next := never

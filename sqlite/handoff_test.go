@@ -258,3 +258,23 @@ func TestDueIndexAfterRollback(t *testing.T) {
 		t.Fatalf("claim after rebuilding the index: %+v", jobs)
 	}
 }
+
+// TestDueIndexIsReadAgainWhenOld: rows the due index did not hear of
+// (written here behind its back) are claimed once the index is older than
+// its maximum age and the next claim reads it from the table again.
+func TestDueIndexIsReadAgainWhenOld(t *testing.T) {
+	f := newHandoffFixture(t)
+	f.s.due.maxAge = 200 * time.Millisecond
+	now := time.Now()
+	f.claim(now) // reads the index: nothing pending
+	fillBacklog(t, f.s, f.app.ID, f.ep.ID, 3, now)
+	deadline := time.Now().Add(5 * time.Second)
+	var got int
+	for got < 3 && time.Now().Before(deadline) {
+		got += len(f.claim(time.Now()))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got != 3 {
+		t.Fatalf("claimed %d of the rows the index missed, want 3", got)
+	}
+}

@@ -8,6 +8,11 @@ import (
 	"github.com/herald-webhooks/herald"
 )
 
+// completeQuery writes an attempt's outcome on its delivery and returns
+// the delivery's endpoint (for the due index).
+const completeQuery = `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
+	lease_until = 0, updated_at = ? WHERE id = ? RETURNING endpoint_id`
+
 // DeliveryComplete implements herald.DeliveryStore: one write operation
 // for the whole batch.
 func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryResult) error {
@@ -18,23 +23,20 @@ func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryR
 		now := ts(time.Now())
 		for i := range results {
 			r := &results[i]
-			res, err := w.exec(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
-				lease_until = 0, updated_at = ? WHERE id = ?`,
-				r.Status, r.Attempts, ts(r.NextAttemptAt), now, r.Attempt.DeliveryID)
+			var endpointID string
+			err := w.queryRow(completeQuery, r.Status, r.Attempts, ts(r.NextAttemptAt), now, r.Attempt.DeliveryID).Scan(&endpointID)
+			if err == sql.ErrNoRows {
+				continue // the delivery is gone with its endpoint or message
+			}
 			if err != nil {
 				return err
-			}
-			if n, err := affected(res); err != nil {
-				return err
-			} else if n == 0 {
-				continue // the delivery is gone with its endpoint or message
 			}
 			if err := insertAttempt(w, &r.Attempt); err != nil {
 				return err
 			}
 			if r.Status == herald.StatusPending {
 				w.notify = true
-				w.due(r.Attempt.EndpointID, r.NextAttemptAt)
+				w.due(endpointID, r.NextAttemptAt)
 			}
 		}
 		return nil

@@ -35,7 +35,8 @@ const completeQuery = `WITH r AS (
 	ON CONFLICT (id) DO NOTHING`
 
 // DeliveryComplete implements herald.DeliveryStore: one write operation
-// and one statement for the whole batch. A result for a delivery that no
+// and one statement for the whole batch, pipelined with the other
+// operations of its write batch. A result for a delivery that no
 // longer exists is skipped with its attempt. When several results name
 // one delivery, the last one sets its state.
 func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryResult) error {
@@ -43,10 +44,9 @@ func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryR
 		return nil
 	}
 	args, requeued := completeArgs(results)
-	return s.write(ctx, "complete deliveries", func(w *wtx) error {
-		_, err := w.exec(completeQuery, args...)
-		w.notify = err == nil && requeued
-		return err
+	return s.writePipe(ctx, "complete deliveries", &pipeOp{
+		stmts:  []stmt{{sql: completeQuery, args: args}},
+		notify: requeued,
 	})
 }
 

@@ -28,10 +28,16 @@
 // groups, like the SQLite store (ADR 2): a writer takes every queued
 // operation, up to Config.MaxBatch, runs them in one transaction on a
 // pooled connection, commits once and then answers every caller, so that
-// concurrent API requests and completion batches share commits. A batch
-// runs without savepoints first; if an operation fails (a taken eventId,
-// say), the batch is rolled back and run again with a savepoint per
-// operation, so that only the failing one is undone. A batch aborted for a
+// concurrent API requests and completion batches share commits. The hot
+// operations (message create, completion) are single statements that need
+// nothing from each other, so a batch made only of such operations is
+// pipelined: every statement goes to the server in one pgx.Batch ending
+// in one Sync, which the server runs as one implicit transaction and
+// commits at the Sync, so the whole batch costs one round trip. Other
+// batches run in an explicit transaction, one operation after another. A
+// batch runs without savepoints first; if an operation fails (a taken
+// eventId, say), the batch is rolled back and run again with a savepoint
+// per operation, so that only the failing one is undone. A batch aborted for a
 // deadlock or a serialization failure (40P01, 40001) runs again, a few
 // times at most. A nil error means the write is committed. A caller whose
 // context ends while its operation is queued gets the context's error and
@@ -40,8 +46,9 @@
 // commit, as with any lost acknowledgement from a database server.
 // Config.WriteTimeout bounds each batch. Close runs every queued operation
 // before it returns; WriteStats counts commits and operations. A message
-// and its deliveries are written by one statement, and a batch of attempt
-// results by another.
+// and its deliveries are written by one statement, which selects the
+// matching endpoints itself (the rules of herald.EndpointMatches in SQL),
+// and a batch of attempt results by another.
 //
 // Reads and claims use the pool directly, each statement in its own
 // transaction.
@@ -62,9 +69,12 @@
 //
 // # Notifications
 //
-// Writes that make deliveries due (message create, resend, recover,
-// rescue, a completion back to pending) call pg_notify in their
-// transaction. Each store LISTENs on a dedicated connection, reconnects
+// After committing a write that makes deliveries due (message create,
+// resend, recover, rescue, a completion back to pending), the writer
+// NOTIFYs the store's channel in a transaction of its own, merging the
+// requests that come while one is sent: a NOTIFY inside the write batches
+// would serialize their commits on PostgreSQL's notification lock. Each
+// store LISTENs on a dedicated connection, reconnects
 // with backoff when it drops, and feeds DeliveryNotify, so a message
 // accepted by one node wakes the delivery workers of every node. The
 // channel is herald_deliveries, qualified by the schema when Config.Schema

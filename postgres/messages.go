@@ -71,57 +71,102 @@ func messageFilter(f herald.MessageFilter, timeCol string, a *args) string {
 	return b.String()
 }
 
-// insertMessageQuery inserts a message and its deliveries (IDs and
-// endpoints in two parallel arrays) in one statement.
-const insertMessageQuery = `WITH m AS (
+// createMessageQuery writes a message and its deliveries in one
+// statement. It selects the endpoints the message goes to, in ID order:
+// those of application $2 for which herald.EndpointMatches holds (not
+// disabled, no event type filter or one listing $4, no channel filter or
+// one sharing a channel with $5), or, when $10 is not NULL, exactly those
+// of the application listed in $10. Their deliveries take the IDs in $9,
+// in order; when $9 holds too few, nothing is written and the statement
+// reports how many it needs. It returns the number of endpoints selected,
+// whether the message was written, and the selected endpoints' IDs.
+const createMessageQuery = `WITH e AS (
+		SELECT id, row_number() OVER (ORDER BY id) AS n FROM endpoints
+		WHERE app_id = $2 AND CASE WHEN $10::text[] IS NULL THEN
+			NOT disabled
+			AND (coalesce(cardinality(event_types), 0) = 0 OR $4::text = ANY(event_types))
+			AND (coalesce(cardinality(channels), 0) = 0 OR channels && $5::text[])
+		ELSE id = ANY($10::text[]) END),
+	fit AS (SELECT count(*) AS need, count(*) <= cardinality($9::text[]) AS ok FROM e),
+	m AS (
 		INSERT INTO messages (id, app_id, event_id, event_type, channels, payload, payload_retention_days, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id)
-	INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, lease_until,
-		trigger_type, created_at, updated_at)
-	SELECT d.id, $2, m.id, d.endpoint_id, $11, 0, $8, NULL, $12, $8, $8
-	FROM m, unnest($9::text[], $10::text[]) AS d (id, endpoint_id)`
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM fit WHERE fit.ok
+		RETURNING id),
+	d AS (
+		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, lease_until,
+			trigger_type, created_at, updated_at)
+		SELECT ($9::text[])[e.n], $2, m.id, e.id, $11, 0, $8, NULL, $12, $8, $8
+		FROM m, e)
+	SELECT fit.need, fit.ok, coalesce((SELECT array_agg(id ORDER BY n) FROM e), '{}') FROM fit`
+
+// maxFanOutRounds bounds how many times MessageCreate runs again because
+// the application gained endpoints between its rounds.
+const maxFanOutRounds = 5
 
 // MessageCreate implements herald.MessageStore: the message and its
-// deliveries are written by one statement of one transaction.
+// deliveries are written by one statement (createMessageQuery), pipelined
+// with the other operations of its batch. The delivery IDs are made
+// beforehand, as many as the application's last message needed (see
+// fanOutHint); should the fan-out need more, the statement writes nothing
+// and runs again with as many as it reported.
 func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []string) ([]herald.Delivery, error) {
-	var out []herald.Delivery
-	err := s.write(ctx, "create message", func(w *wtx) error {
-		out = nil
-		targets, err := fanOutTargets(w, msg, only)
-		if err != nil {
-			return err
-		}
-		ds := make([]herald.Delivery, 0, len(targets))
-		ids := make([]string, 0, len(targets))
+	n := s.fanOutHint(msg.AppID)
+	if only != nil {
+		n = len(only)
+	}
+	for range maxFanOutRounds {
+		ids := make([]string, n)
 		now := time.Now()
-		for _, epID := range targets {
-			d := herald.Delivery{
-				ID: herald.NewID(herald.PrefixDelivery, now), AppID: msg.AppID, MsgID: msg.ID, EndpointID: epID,
+		for i := range ids {
+			ids[i] = herald.NewID(herald.PrefixDelivery, now)
+		}
+		var (
+			need    int64
+			written bool
+			targets []string
+		)
+		var op *pipeOp
+		op = &pipeOp{
+			stmts: []stmt{{sql: createMessageQuery, args: []any{msg.ID, msg.AppID, nullStr(msg.EventID), msg.EventType,
+				textArray(msg.Channels), bytesArg(msg.Payload), msg.PayloadRetentionDays, msg.CreatedAt,
+				ids, textArray(only), int(herald.StatusPending), int(herald.TriggerScheduled)},
+				read: func(rows pgx.Rows) error {
+					need, written, targets = 0, false, nil
+					if !rows.Next() {
+						return errors.New("no result row")
+					}
+					err := rows.Scan(&need, &written, &targets)
+					op.notify = written && len(targets) > 0
+					return err
+				}}},
+			mapErr: func(err error) error { return messageInsertErr(err, msg) },
+		}
+		if err := s.writePipe(ctx, "create message", op); err != nil {
+			return nil, err
+		}
+		if only == nil {
+			s.setFanOutHint(msg.AppID, int(need))
+		}
+		if !written {
+			n = int(need)
+			continue
+		}
+		ds := make([]herald.Delivery, len(targets))
+		for i, epID := range targets {
+			ds[i] = herald.Delivery{
+				ID: ids[i], AppID: msg.AppID, MsgID: msg.ID, EndpointID: epID,
 				Status: herald.StatusPending, NextAttemptAt: msg.CreatedAt, Trigger: herald.TriggerScheduled,
 				CreatedAt: msg.CreatedAt, UpdatedAt: msg.CreatedAt,
 			}
-			ds = append(ds, d)
-			ids = append(ids, d.ID)
 		}
-		_, err = w.exec(insertMessageQuery, msg.ID, msg.AppID, nullStr(msg.EventID), msg.EventType,
-			textArray(msg.Channels), bytesArg(msg.Payload), msg.PayloadRetentionDays, msg.CreatedAt,
-			ids, targets, int(herald.StatusPending), int(herald.TriggerScheduled))
-		if err != nil {
-			return messageInsertErr(err, msg)
-		}
-		out = ds
-		w.notify = len(ds) > 0
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		return ds, nil
 	}
-	return out, nil
+	return nil, errRetry
 }
 
-// messageInsertErr maps the errors of insertMessageQuery: a taken ID or
+// messageInsertErr maps the errors of createMessageQuery: a taken ID or
 // eventId is EConflict; a missing application ENotFound; an endpoint
-// deleted since the fan-out read its list makes the transaction run again.
+// deleted since the statement selected it makes the transaction run again.
 func messageInsertErr(err error, msg *herald.Message) error {
 	var pgErr *pgconn.PgError
 	switch {
@@ -135,38 +180,6 @@ func messageInsertErr(err error, msg *herald.Message) error {
 		return errAppNotFound
 	}
 	return err
-}
-
-// fanOutTargets returns the IDs of the endpoints msg goes to, in ID order:
-// those for which herald.EndpointMatches holds, or exactly the listed ones
-// of the application when only is non-nil. (A nil list means no
-// deliveries.)
-func fanOutTargets(w *wtx, msg *herald.Message, only []string) ([]string, error) {
-	scanID := func(sc scanner) (string, error) {
-		var id string
-		return id, sc.Scan(&id)
-	}
-	if only != nil {
-		if len(only) == 0 {
-			return nil, nil
-		}
-		return queryAll(w.ctx, w.tx, scanID,
-			"SELECT id FROM endpoints WHERE app_id = $1 AND id = ANY($2::text[]) ORDER BY id", msg.AppID, only)
-	}
-	eps, err := queryAll(w.ctx, w.tx, func(sc scanner) (herald.Endpoint, error) {
-		var e herald.Endpoint
-		return e, sc.Scan(&e.ID, &e.EventTypes, &e.Channels, &e.Disabled)
-	}, "SELECT id, event_types, channels, disabled FROM endpoints WHERE app_id = $1 ORDER BY id", msg.AppID)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for i := range eps {
-		if herald.EndpointMatches(&eps[i], msg.EventType, msg.Channels) {
-			ids = append(ids, eps[i].ID)
-		}
-	}
-	return ids, nil
 }
 
 // MessageGet implements herald.MessageStore. An ID match wins over an

@@ -90,6 +90,7 @@ type Store struct {
 	lis     *listener
 	notify  chan struct{}
 	closed  atomic.Bool
+	hints   fanOutHints
 
 	closeOnce sync.Once
 	closeErr  error
@@ -189,4 +190,51 @@ func (s *Store) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// Fan-out hints: how many delivery IDs MessageCreate makes before it
+// knows how many endpoints a message goes to.
+const (
+	// minFanOutHint is the fewest IDs made.
+	minFanOutHint = 4
+	// maxFanOutHints bounds the applications remembered; the map starts
+	// afresh when full.
+	maxFanOutHints = 10000
+)
+
+// fanOutHints remembers, per application, about how many endpoints its
+// recent messages went to. It is only a guess at a size: a message that
+// needs more IDs runs again with as many as it needs, so a hint that
+// another node made stale costs a round, never a wrong fan-out.
+type fanOutHints struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+// fanOutHint returns how many delivery IDs to make for a message of appID.
+func (s *Store) fanOutHint(appID string) int {
+	h := &s.hints
+	h.mu.Lock()
+	n := h.m[appID]
+	h.mu.Unlock()
+	return max(n, minFanOutHint)
+}
+
+// setFanOutHint records that a message of appID went to need endpoints.
+// The hint follows a larger fan-out at once and a smaller one slowly, so
+// that applications whose event types fan out differently seldom run a
+// message twice.
+func (s *Store) setFanOutHint(appID string, need int) {
+	h := &s.hints
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old, ok := h.m[appID]
+	n := max(need, old-old/4)
+	if ok && n == old {
+		return
+	}
+	if h.m == nil || len(h.m) >= maxFanOutHints {
+		h.m = make(map[string]int)
+	}
+	h.m[appID] = n
 }

@@ -50,7 +50,12 @@ func (x *wtx) exec(query string, args ...any) (pgconn.CommandTag, error) {
 // write runs fn through the group-committing writer; what names the
 // operation in wrapped errors. Domain errors pass through unwrapped.
 func (s *Store) write(ctx context.Context, what string, fn func(w *wtx) error) error {
-	err := s.w.do(ctx, fn)
+	return s.submit(ctx, what, &writeOp{fn: fn})
+}
+
+// submit runs op through the writer; see write.
+func (s *Store) submit(ctx context.Context, what string, op *writeOp) error {
+	err := s.w.do(ctx, op)
 	if err == nil || herald.ErrorCode(err) != herald.EInternal {
 		return err
 	}
@@ -65,9 +70,12 @@ const (
 	opAbandoned
 )
 
-// writeOp is one caller's unit of work.
+// writeOp is one caller's unit of work: fn, which runs against a
+// transaction, and for an operation that can be pipelined the same work
+// as statements (pipe; fn then sends them).
 type writeOp struct {
 	fn    func(w *wtx) error
+	pipe  *pipeOp
 	state atomic.Int32
 	done  chan error // buffered 1
 }
@@ -90,6 +98,10 @@ type writer struct {
 	ops    chan *writeOp
 	wg     sync.WaitGroup // the writer goroutines
 
+	peers     chan struct{} // buffered 1: a NOTIFY is wanted
+	peersOnce sync.Once     // closes peers
+	notifier  sync.WaitGroup
+
 	commits atomic.Uint64
 	nops    atomic.Uint64
 }
@@ -102,11 +114,47 @@ func newWriter(s *Store) *writer {
 		timeout:  s.cfg.WriteTimeout,
 		logger:   s.cfg.Logger,
 		ops:      make(chan *writeOp, s.cfg.MaxBatch*s.cfg.Writers),
+		peers:    make(chan struct{}, 1),
 	}
 	for range s.cfg.Writers {
 		w.wg.Go(w.run)
 	}
+	w.notifier.Go(w.notifyPeers)
 	return w
+}
+
+// notifyTimeout bounds one NOTIFY.
+const notifyTimeout = 5 * time.Second
+
+// notifyPeers sends a NOTIFY on the store's channel, after the commit, for
+// every batch that made deliveries due, merging the requests that come
+// while one is being sent, until the writer closes.
+//
+// The NOTIFY is not part of the batch's transaction: a transaction that
+// notifies holds PostgreSQL's global notification lock from its commit
+// until its commit record is flushed, so write batches that notified would
+// commit one at a time, each waiting for the previous one's flush, instead
+// of sharing WAL flushes. Sent after the commit, a notification still
+// reaches the other nodes after the data it announces is visible, and
+// merging bounds them to one in flight per store. Should one be lost (the
+// database failed meanwhile), the other nodes find the deliveries at their
+// next poll, as they would after missing any notification.
+func (w *writer) notifyPeers() {
+	for range w.peers {
+		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+		if _, err := w.s.pool.Exec(ctx, "SELECT pg_notify($1, '')", w.s.channel); err != nil {
+			w.logger.Debug("notify other nodes", "err", err)
+		}
+		cancel()
+	}
+}
+
+// wakePeers asks notifyPeers for a NOTIFY without blocking.
+func (w *writer) wakePeers() {
+	select {
+	case w.peers <- struct{}{}:
+	default:
+	}
 }
 
 // WriteStats counts the writer's work since Open.
@@ -133,6 +181,8 @@ func (w *writer) close() error {
 	}
 	w.mu.Unlock()
 	w.wg.Wait()
+	w.peersOnce.Do(func() { close(w.peers) }) // after the writers: none sends any more
+	w.notifier.Wait()
 	return nil
 }
 
@@ -142,11 +192,11 @@ func (w *writer) close() error {
 // runs, do returns at once (EUnavailable when the deadline passed) and the
 // write may still commit, as with any lost acknowledgement from a database
 // server.
-func (w *writer) do(ctx context.Context, fn func(w *wtx) error) error {
+func (w *writer) do(ctx context.Context, op *writeOp) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &writeOp{fn: fn, done: make(chan error, 1)}
+	op.done = make(chan error, 1)
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -217,6 +267,7 @@ func (w *writer) runBatch(batch []*writeOp) {
 	}
 	if notify {
 		w.s.signal()
+		w.wakePeers()
 	}
 	for i, op := range live {
 		op.done <- results[i]
@@ -227,12 +278,20 @@ func (w *writer) runBatch(batch []*writeOp) {
 // whole transaction failed and nothing was written. A batch aborted for a
 // deadlock or serialization failure runs again, a few times at most. A
 // batch of several operations runs without savepoints first (the common
-// case: none fails); if one fails, it runs again with a savepoint per
-// operation.
+// case: none fails), pipelined when every operation can be; if one fails,
+// it runs again with a savepoint per operation.
 func (w *writer) commitBatch(ctx context.Context, ops []*writeOp) (results []error, notify bool, err error) {
+	pipelined := true
+	for _, op := range ops {
+		pipelined = pipelined && op.pipe != nil
+	}
 	for attempt := 0; ; attempt++ {
 		var failed bool
-		results, notify, failed, err = w.runBatchTx(ctx, ops, false)
+		if pipelined {
+			results, notify, failed, err = w.runPipelined(ctx, ops)
+		} else {
+			results, notify, failed, err = w.runBatchTx(ctx, ops, false)
+		}
 		if err == nil && failed && len(ops) > 1 {
 			results, notify, _, err = w.runBatchTx(ctx, ops, true)
 		}
@@ -273,11 +332,6 @@ func (w *writer) runBatchTx(ctx context.Context, ops []*writeOp, savepoints bool
 		}
 		results[i] = opErr
 		notify = notify || (opErr == nil && x.notify)
-	}
-	if notify {
-		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", w.s.channel); err != nil {
-			return nil, false, false, fmt.Errorf("notify: %w", err)
-		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, false, false, fmt.Errorf("commit write batch: %w", err)

@@ -8,13 +8,12 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// Claim scan bounds: a claim first reads the due index, oldest first, in
-// windows of claimWindow rows (Limit*4, at least claimWindowMin, at most
-// claimWindowMax), for at most claimRounds windows.
+// Claim scan bounds: a claim first reads one window of the due index,
+// oldest first, of Limit*4 rows, at least claimWindowMin, at most
+// claimWindowMax.
 const (
 	claimWindowMin = 256
 	claimWindowMax = 2048
-	claimRounds    = 4
 )
 
 // claimScanQuery reads one window of the due index (deliveries_due) after
@@ -55,15 +54,18 @@ func scanDueRow(sc scanner) (dueRow, error) {
 
 // claimer is one DeliveryClaim: what it may still take and what it took.
 //
-// It reads the due index oldest first in a few bounded windows, picks rows
-// as it goes (skipping excluded endpoints and those at their PerEndpoint
-// bound) and claims each window's picks with one statement, which skips
-// rows that another claim took meanwhile. When every window was read
-// without filling the claim, the oldest due rows are dominated by a few
-// endpoints (one customer's backlog), and the claim falls back to reading
-// the oldest due rows of each endpoint, which costs one index probe per
-// endpoint with pending deliveries instead of one row per backlog entry,
-// so that no backlog can starve the other endpoints.
+// It reads one bounded window of the due index, oldest first, picks rows
+// (skipping excluded endpoints and those at their PerEndpoint bound) and
+// claims the picks with one statement, which skips rows that another claim
+// took meanwhile. When the window was full and still did not fill the
+// claim, the oldest due rows are dominated by a few endpoints (one
+// customer's backlog, or the one busy endpoint of a small installation),
+// and further windows would most likely hold the same endpoints: the claim
+// reads instead the oldest due rows of each endpoint that is neither
+// excluded nor at its bound, which costs one index probe per endpoint with
+// pending deliveries instead of one row per backlog entry, so that no
+// backlog can starve the other endpoints, nor make claims read it again
+// and again.
 type claimer struct {
 	p        herald.ClaimParams
 	excluded map[string]bool
@@ -82,35 +84,33 @@ func newClaimer(p herald.ClaimParams) *claimer {
 // run claims up to p.Limit deliveries through q.
 func (c *claimer) run(ctx context.Context, q querier) error {
 	window := min(max(c.p.Limit*4, claimWindowMin), claimWindowMax)
-	lastAt := pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
-	lastID := ""
-	for range claimRounds {
-		due, err := queryAll(ctx, q, scanDueRow, claimScanQuery, c.p.Now, lastAt, lastID, window)
-		if err != nil {
-			return err
-		}
-		if len(due) > 0 {
-			last := due[len(due)-1]
-			lastAt, lastID = pgtype.Timestamptz{Time: last.at, Valid: true}, last.id
-		}
-		if err := c.claim(ctx, q, due); err != nil {
-			return err
-		}
-		if len(c.jobs) >= c.p.Limit || len(due) < window {
-			return nil // full, or every due delivery was seen
-		}
+	first := pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
+	due, err := queryAll(ctx, q, scanDueRow, claimScanQuery, c.p.Now, first, "", window)
+	if err != nil {
+		return err
+	}
+	if err := c.claim(ctx, q, due); err != nil {
+		return err
+	}
+	if len(c.jobs) >= c.p.Limit || len(due) < window {
+		return nil // full, or every due delivery was seen
 	}
 	perEndpoint := c.p.Limit
 	if c.p.PerEndpoint > 0 {
 		perEndpoint = min(c.p.PerEndpoint, c.p.Limit)
 	}
-	// Rows of endpoints at their bound are skipped by pick; they number at
-	// most the deliveries claimed so far, so Limit rows always suffice.
-	excluded := c.p.ExcludeEndpoints
-	if excluded == nil {
-		excluded = []string{} // NULL would make "<> ALL" filter every row
+	// Endpoints at their bound are left out too. Those with room left may
+	// return more rows than they can take, which pick skips; they number
+	// at most the deliveries claimed so far, so Limit rows always suffice.
+	excluded := append([]string{}, c.p.ExcludeEndpoints...) // never NULL: "<> ALL" would filter every row
+	if c.p.PerEndpoint > 0 {
+		for id, n := range c.claimed {
+			if n >= c.p.PerEndpoint {
+				excluded = append(excluded, id)
+			}
+		}
 	}
-	due, err := queryAll(ctx, q, scanDueRow, endpointHeadsQuery, c.p.Now, perEndpoint, excluded, c.p.Limit)
+	due, err = queryAll(ctx, q, scanDueRow, endpointHeadsQuery, c.p.Now, perEndpoint, excluded, c.p.Limit)
 	if err != nil {
 		return err
 	}

@@ -196,7 +196,7 @@ func TestClaimPastSaturatedBacklog(t *testing.T) {
 	s := openTest(t, url, newSchema(t, url))
 	w := newWorld(t, s, 1)
 	base := time.Now().Add(-time.Hour)
-	w.createMessages(t, base, 2*claimRounds*claimWindowMin)
+	w.createMessages(t, base, 4*claimWindowMin) // several windows
 	idle := w.addEndpoint(t)
 	for i := range 3 {
 		if _, err := s.MessageCreate(context.Background(), w.newMessage(base.Add(time.Minute), i), []string{idle.ID}); err != nil {

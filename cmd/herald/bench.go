@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -172,6 +173,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if ctx.Err() != nil {
 			break
 		}
+		// The previous scenario's writes may still be going to disk; let
+		// them finish so that their fsyncs do not slow this one.
+		syscall.Sync()
 		res, err := benchScenarios[name](ctx, b)
 		if err != nil {
 			return fmt.Errorf("scenario %s: %w", name, err)

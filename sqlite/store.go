@@ -110,14 +110,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
 	s := &Store{
-		logger:  cfg.Logger,
-		path:    cfg.Path,
-		wdb:     wdb,
-		rdb:     rdb,
-		reader:  newReader(rdb),
-		apps:    newAppCache(),
-		due:     newDueIndex(),
-		notify:  make(chan struct{}, 1),
+		logger: cfg.Logger,
+		path:   cfg.Path,
+		wdb:    wdb,
+		rdb:    rdb,
+		reader: newReader(rdb),
+		apps:   newAppCache(),
+		due:    newDueIndex(),
+		notify: make(chan struct{}, 1),
 	}
 	if s.w, err = newWriter(ctx, wdb, cfg.MaxBatch, cfg.Logger, s.signal); err != nil {
 		wdb.Close()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -91,28 +92,57 @@ func (k Key) PublicKey() string {
 // Sign returns the "v1,<base64>" or "v1a,<base64>" signature of one message.
 // It fails for a verify-only public key.
 func (k Key) Sign(msgID string, ts time.Time, body []byte) (string, error) {
-	content := signedContent(msgID, ts.Unix(), body)
-	switch {
-	case k.hmac != nil:
-		return VersionHMAC + "," + base64.StdEncoding.EncodeToString(hmacSum(k.hmac, content)), nil
-	case k.private != nil:
-		return VersionEd25519 + "," + base64.StdEncoding.EncodeToString(ed25519.Sign(k.private, content)), nil
+	var b strings.Builder
+	if err := k.appendSignature(&b, msgID, ts.Unix(), body); err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("%w: a public key cannot sign", ErrInvalidSecret)
+	return b.String(), nil
 }
 
 // SignatureHeader returns the webhook-signature value for a message signed
 // with every one of keys, space-separated.
 func SignatureHeader(keys []Key, msgID string, ts time.Time, body []byte) (string, error) {
-	sigs := make([]string, 0, len(keys))
-	for _, k := range keys {
-		s, err := k.Sign(msgID, ts, body)
-		if err != nil {
+	var b strings.Builder
+	b.Grow(len(keys) * (len(VersionEd25519) + 1 + base64.StdEncoding.EncodedLen(ed25519.SignatureSize) + 1))
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if err := k.appendSignature(&b, msgID, ts.Unix(), body); err != nil {
 			return "", err
 		}
-		sigs = append(sigs, s)
 	}
-	return strings.Join(sigs, " "), nil
+	return b.String(), nil
+}
+
+// contentBuffers holds buffers for the signed content, so that signing a
+// delivery does not allocate a copy of its body each time.
+var contentBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendSignature writes "<version>,<base64 signature>" to b.
+func (k Key) appendSignature(b *strings.Builder, msgID string, ts int64, body []byte) error {
+	if k.hmac == nil && k.private == nil {
+		return fmt.Errorf("%w: a public key cannot sign", ErrInvalidSecret)
+	}
+	buf := contentBuffers.Get().(*[]byte)
+	defer contentBuffers.Put(buf)
+	*buf = appendSignedContent((*buf)[:0], msgID, ts, body)
+	var raw [ed25519.SignatureSize]byte
+	sig, version := raw[:0], VersionHMAC
+	if k.hmac != nil {
+		m := hmac.New(sha256.New, k.hmac)
+		m.Write(*buf)
+		sig = m.Sum(sig)
+	} else {
+		sig, version = append(sig, ed25519.Sign(k.private, *buf)...), VersionEd25519
+	}
+	var enc [88]byte // base64 of at most 64 bytes
+	n := base64.StdEncoding.EncodedLen(len(sig))
+	base64.StdEncoding.Encode(enc[:n], sig)
+	b.WriteString(version)
+	b.WriteByte(',')
+	b.Write(enc[:n])
+	return nil
 }
 
 // NewSecret returns a new HMAC secret: "whsec_" + base64 of 24 random bytes.
@@ -178,7 +208,11 @@ func (k Key) matches(version string, sig, content []byte) bool {
 }
 
 func signedContent(msgID string, ts int64, body []byte) []byte {
-	b := make([]byte, 0, len(msgID)+len(body)+24)
+	return appendSignedContent(make([]byte, 0, len(msgID)+len(body)+24), msgID, ts, body)
+}
+
+// appendSignedContent appends "<msgID>.<ts>.<body>", what is signed.
+func appendSignedContent(b []byte, msgID string, ts int64, body []byte) []byte {
 	b = append(b, msgID...)
 	b = append(b, '.')
 	b = strconv.AppendInt(b, ts, 10)

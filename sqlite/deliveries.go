@@ -47,11 +47,11 @@ func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]hera
 		return nil, nil
 	}
 	s.handoff.noteClaim(p)
-	jobs, stale := s.handoff.pop(p)
 	excluded := make(map[string]bool, len(p.ExcludeEndpoints))
 	for _, id := range p.ExcludeEndpoints {
 		excluded[id] = true
 	}
+	jobs, stale := s.handoff.pop(p, excluded)
 	rest := p
 	rest.Limit -= len(jobs)
 	if len(stale) == 0 && (rest.Limit == 0 || !s.mayHaveDue(p.Now, excluded)) {

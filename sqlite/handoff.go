@@ -113,19 +113,15 @@ func (h *handoff) push(jobs []herald.DeliveryJob) {
 	}
 }
 
-// pop takes up to p.Limit ready jobs, oldest first, honouring
-// p.ExcludeEndpoints and p.PerEndpoint. Jobs whose lease has less than
+// pop takes up to p.Limit ready jobs, oldest first, honouring excluded
+// (p.ExcludeEndpoints as a set) and p.PerEndpoint. Jobs whose lease has less than
 // half its length left are returned as stale, for the caller to put back
 // in the queue: handing them out could let the lease end mid-attempt.
-func (h *handoff) pop(p herald.ClaimParams) (jobs []herald.DeliveryJob, stale []herald.Delivery) {
+func (h *handoff) pop(p herald.ClaimParams, excluded map[string]bool) (jobs []herald.DeliveryJob, stale []herald.Delivery) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.ready) == 0 {
 		return nil, nil
-	}
-	excluded := make(map[string]bool, len(p.ExcludeEndpoints))
-	for _, id := range p.ExcludeEndpoints {
-		excluded[id] = true
 	}
 	counts := map[string]int{}
 	minLease := p.Now.Add(h.leaseLen / 2)

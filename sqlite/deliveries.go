@@ -46,11 +46,11 @@ func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]hera
 	if p.Limit <= 0 {
 		return nil, nil
 	}
-	s.handoff.noteClaim(p)
 	excluded := make(map[string]bool, len(p.ExcludeEndpoints))
 	for _, id := range p.ExcludeEndpoints {
 		excluded[id] = true
 	}
+	s.handoff.noteClaim(p, excluded)
 	jobs, stale := s.handoff.pop(p, excluded)
 	rest := p
 	rest.Limit -= len(jobs)

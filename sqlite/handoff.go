@@ -49,16 +49,15 @@ func newHandoff(enabled bool, due *dueIndex) *handoff {
 }
 
 // noteClaim records what the engine asks of a claim.
-func (h *handoff) noteClaim(p herald.ClaimParams) {
+// excluded is p.ExcludeEndpoints as a set, kept (not copied): the caller
+// must not change it afterwards.
+func (h *handoff) noteClaim(p herald.ClaimParams, excluded map[string]bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.lastClaim = time.Now()
 	h.leaseLen = p.LeaseUntil.Sub(p.Now)
 	h.perEndpoint = p.PerEndpoint
-	clear(h.excluded)
-	for _, id := range p.ExcludeEndpoints {
-		h.excluded[id] = true
-	}
+	h.excluded = excluded
 }
 
 // plan is one MessageCreate's permission to claim on create.

@@ -1,10 +1,8 @@
 package sqlite
 
 import (
-	"cmp"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/herald-webhooks/herald"
 )
@@ -36,11 +34,6 @@ const pendingEndpointsQuery = `WITH RECURSIVE e(id) AS (
 		FROM e WHERE e.id IS NOT NULL)
 	SELECT id FROM e WHERE id IS NOT NULL`
 
-// endpointDueQuery reads the oldest due deliveries of one endpoint.
-const endpointDueQuery = `SELECT id, endpoint_id, next_attempt_at FROM deliveries INDEXED BY deliveries_pending_endpoint
-	WHERE status = 1 AND endpoint_id = ? AND next_attempt_at <= ?
-	ORDER BY next_attempt_at, id LIMIT ?`
-
 // dueRow is one due delivery.
 type dueRow struct {
 	id, endpointID string
@@ -52,7 +45,8 @@ func scanDueRow(sc scanner) (dueRow, error) {
 	return r, sc.Scan(&r.id, &r.endpointID, &r.at)
 }
 
-// pickDue returns the IDs of the deliveries to claim, oldest due first.
+// pickDue returns the IDs of the deliveries to claim, oldest due first;
+// excluded is p.ExcludeEndpoints as a set.
 //
 // The fast path reads the due index in a few bounded windows and picks
 // rows as it goes, skipping excluded endpoints and those at their
@@ -62,11 +56,7 @@ func scanDueRow(sc scanner) (dueRow, error) {
 // which costs one index seek per endpoint with pending deliveries instead
 // of one row per backlog entry, so that one backlog cannot starve every
 // other endpoint.
-func pickDue(w *wtx, p herald.ClaimParams) ([]string, error) {
-	excluded := make(map[string]bool, len(p.ExcludeEndpoints))
-	for _, id := range p.ExcludeEndpoints {
-		excluded[id] = true
-	}
+func pickDue(w *wtx, p herald.ClaimParams, excluded map[string]bool) ([]string, error) {
 	window := min(max(p.Limit*4, claimWindowMin), claimWindowMax)
 	perEndpoint := map[string]int{}
 	var picked []string
@@ -98,46 +88,26 @@ func pickDue(w *wtx, p herald.ClaimParams) ([]string, error) {
 	return pickDueByEndpoint(w, p, excluded)
 }
 
-// pickDueByEndpoint takes the oldest due deliveries of each endpoint that
-// is not excluded (at most PerEndpoint each) and returns the oldest Limit
-// of them.
+// pickDueByEndpoint takes the oldest due deliveries of the endpoints with
+// pending deliveries that are not excluded (see pickFromEndpoints).
 func pickDueByEndpoint(w *wtx, p herald.ClaimParams, excluded map[string]bool) ([]string, error) {
+	endpoints, err := pendingEndpoints(w)
+	if err != nil {
+		return nil, err
+	}
+	endpoints = slices.DeleteFunc(endpoints, func(ep string) bool { return excluded[ep] })
+	return pickFromEndpoints(w, p, endpoints)
+}
+
+// pendingEndpoints lists the endpoints that have pending deliveries, one
+// index seek each (pendingEndpointsQuery).
+func pendingEndpoints(w *wtx) ([]string, error) {
 	rows, err := w.query(pendingEndpointsQuery)
 	if err != nil {
 		return nil, err
 	}
-	endpoints, err := collect(rows, func(sc scanner) (string, error) {
+	return collect(rows, func(sc scanner) (string, error) {
 		var id string
 		return id, sc.Scan(&id)
 	})
-	if err != nil {
-		return nil, err
-	}
-	perEndpoint := p.Limit
-	if p.PerEndpoint > 0 {
-		perEndpoint = min(p.PerEndpoint, p.Limit)
-	}
-	var due []dueRow
-	for _, ep := range endpoints {
-		if excluded[ep] {
-			continue
-		}
-		rows, err := w.query(endpointDueQuery, ep, ts(p.Now), perEndpoint)
-		if err != nil {
-			return nil, err
-		}
-		head, err := collect(rows, scanDueRow)
-		if err != nil {
-			return nil, err
-		}
-		due = append(due, head...)
-	}
-	slices.SortFunc(due, func(a, b dueRow) int {
-		return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.id, b.id))
-	})
-	picked := make([]string, 0, min(len(due), p.Limit))
-	for _, r := range due[:min(len(due), p.Limit)] {
-		picked = append(picked, r.id)
-	}
-	return picked, nil
 }

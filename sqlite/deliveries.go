@@ -54,7 +54,7 @@ func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]hera
 	jobs, stale := s.handoff.pop(p, excluded)
 	rest := p
 	rest.Limit -= len(jobs)
-	if len(stale) == 0 && (rest.Limit == 0 || !s.mayHaveDue(p.Now, excluded)) {
+	if len(stale) == 0 && (rest.Limit == 0 || !s.due.mayHaveDue(p.Now, excluded)) {
 		return jobs, nil
 	}
 	var claimed []herald.DeliveryJob
@@ -77,13 +77,6 @@ func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]hera
 	return append(jobs, claimed...), nil
 }
 
-// mayHaveDue reports whether the database may hold deliveries due at now
-// for endpoints that are not excluded.
-func (s *Store) mayHaveDue(now time.Time, excluded map[string]bool) bool {
-	eps, known := s.due.candidates(now, excluded)
-	return !known || len(eps) > 0
-}
-
 // claimFromDB claims due deliveries from the queue table, and updates the
 // due index for the endpoints it looked at. It reads each candidate
 // endpoint's own oldest deliveries (pickFromEndpoints): that never reads
@@ -99,7 +92,7 @@ func (s *Store) claimFromDB(w *wtx, p herald.ClaimParams, excluded map[string]bo
 			return nil, err
 		}
 		if !ok { // too many endpoints to track
-			ids, err := pickDue(w, p)
+			ids, err := pickDue(w, p, excluded)
 			if err != nil {
 				return nil, err
 			}
@@ -115,7 +108,7 @@ func (s *Store) claimFromDB(w *wtx, p herald.ClaimParams, excluded map[string]bo
 	if len(eps) <= p.Limit || s.due.excludedDue(p.Now, excluded) {
 		ids, err = pickFromEndpoints(w, p, eps)
 	} else {
-		ids, err = pickDue(w, p)
+		ids, err = pickDue(w, p, excluded)
 	}
 	if err != nil {
 		return nil, err
@@ -143,16 +136,16 @@ const endpointsDueQuery = `SELECT d.id, d.endpoint_id, d.next_attempt_at FROM js
 // hold older ones than the Limit oldest read so far, doubling, until none
 // does: so it reads little more than it takes, whether the oldest
 // deliveries are in one endpoint or spread over all of them.
-func pickFromEndpoints(w *wtx, p herald.ClaimParams, eps []dueEndpoint) ([]string, error) {
+func pickFromEndpoints(w *wtx, p herald.ClaimParams, eps []string) ([]string, error) {
+	if len(eps) == 0 {
+		return nil, nil
+	}
 	most := p.Limit
 	if p.PerEndpoint > 0 {
 		most = min(most, p.PerEndpoint)
 	}
 	byEndpoint := map[string][]dueRow{}
-	want := make([]string, len(eps))
-	for i, ep := range eps {
-		want[i] = ep.id
-	}
+	want := slices.Clone(eps)
 	for k := min(most, (p.Limit+len(eps)-1)/len(eps)); len(want) > 0; k = min(2*k, most) {
 		rows, err := w.query(endpointsDueQuery, jsonIDs(want), ts(p.Now), k)
 		if err != nil {
@@ -230,11 +223,7 @@ const endpointsNextDueQuery = `SELECT e.value, (SELECT MIN(next_attempt_at) FROM
 	FROM json_each(?) e`
 
 // refreshDue sets the endpoints' times in the due index from the table.
-func (s *Store) refreshDue(w *wtx, eps []dueEndpoint) error {
-	ids := make([]string, len(eps))
-	for i, ep := range eps {
-		ids[i] = ep.id
-	}
+func (s *Store) refreshDue(w *wtx, ids []string) error {
 	next, err := endpointsNextDue(w, ids)
 	if err != nil {
 		return err
@@ -273,14 +262,7 @@ func endpointsNextDue(w *wtx, ids []string) (map[string]time.Time, error) {
 // reports false, leaving the index unknown, when there are more endpoints
 // than the index tracks.
 func (s *Store) rebuildDue(w *wtx) (bool, error) {
-	rows, err := w.query(pendingEndpointsQuery)
-	if err != nil {
-		return false, err
-	}
-	eps, err := collect(rows, func(sc scanner) (string, error) {
-		var id string
-		return id, sc.Scan(&id)
-	})
+	eps, err := pendingEndpoints(w)
 	if err != nil || len(eps) > dueIndexMax {
 		return false, err
 	}

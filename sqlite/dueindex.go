@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
-	"slices"
 	"sync"
 	"time"
 )
@@ -93,15 +91,9 @@ func (d *dueIndex) reset(at map[string]time.Time) {
 	d.known, d.at, d.readAt = true, at, time.Now()
 }
 
-// dueEndpoint is an endpoint of the due index and its time.
-type dueEndpoint struct {
-	id string
-	at time.Time
-}
-
 // candidates returns the endpoints, not excluded, that may have deliveries
-// due at now, earliest first; known is false when the index is unknown.
-func (d *dueIndex) candidates(now time.Time, excluded map[string]bool) (eps []dueEndpoint, known bool) {
+// due at now; known is false when the index is unknown.
+func (d *dueIndex) candidates(now time.Time, excluded map[string]bool) (eps []string, known bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.trusted() {
@@ -109,11 +101,26 @@ func (d *dueIndex) candidates(now time.Time, excluded map[string]bool) (eps []du
 	}
 	for ep, at := range d.at {
 		if !at.After(now) && !excluded[ep] {
-			eps = append(eps, dueEndpoint{ep, at})
+			eps = append(eps, ep)
 		}
 	}
-	slices.SortFunc(eps, func(a, b dueEndpoint) int { return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.id, b.id)) })
 	return eps, true
+}
+
+// mayHaveDue reports whether an endpoint that is not excluded may have
+// deliveries due at now: true when the index is unknown.
+func (d *dueIndex) mayHaveDue(now time.Time, excluded map[string]bool) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.trusted() {
+		return true
+	}
+	for ep, at := range d.at {
+		if !at.After(now) && !excluded[ep] {
+			return true
+		}
+	}
+	return false
 }
 
 // excludedDue reports whether an excluded endpoint may have deliveries

@@ -124,26 +124,19 @@ func (h *handoff) pop(p herald.ClaimParams, excluded map[string]bool) (jobs []he
 	}
 	counts := map[string]int{}
 	minLease := p.Now.Add(h.leaseLen / 2)
-	kept := h.ready[:0]
-	for _, j := range h.ready {
+	h.removeIf(func(j *herald.DeliveryJob) bool {
 		ep := j.Endpoint.ID
 		switch {
 		case j.Delivery.LeaseUntil.Before(minLease):
 			stale = append(stale, j.Delivery)
 		case len(jobs) < p.Limit && !excluded[ep] && (p.PerEndpoint <= 0 || counts[ep] < p.PerEndpoint):
 			counts[ep]++
-			jobs = append(jobs, j)
+			jobs = append(jobs, *j)
 		default:
-			kept = append(kept, j)
-			continue
+			return false
 		}
-		h.perEp[ep]--
-		if h.perEp[ep] <= 0 {
-			delete(h.perEp, ep)
-		}
-	}
-	clear(h.ready[len(kept):])
-	h.ready = kept
+		return true
+	})
 	return jobs, stale
 }
 
@@ -151,10 +144,16 @@ func (h *handoff) pop(p herald.ClaimParams, excluded map[string]bool) (jobs []he
 func (h *handoff) drop(gone func(j *herald.DeliveryJob) bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.removeIf(gone)
+}
+
+// removeIf takes the ready jobs for which remove holds out of the list,
+// oldest first, and releases their endpoints' counts. The caller holds mu.
+func (h *handoff) removeIf(remove func(j *herald.DeliveryJob) bool) {
 	kept := h.ready[:0]
 	for i := range h.ready {
 		j := &h.ready[i]
-		if !gone(j) {
+		if !remove(j) {
 			kept = append(kept, *j)
 			continue
 		}

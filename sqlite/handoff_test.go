@@ -219,7 +219,7 @@ func TestClaimOnCreateBesideABacklog(t *testing.T) {
 	if jobs := f.claim(now.Add(time.Second), busy.ID); len(jobs) != 1 || jobs[0].Delivery.ID != ds[0].ID {
 		t.Fatalf("claim excluding the busy endpoint: %+v", jobs)
 	}
-	if f.s.mayHaveDue(now.Add(time.Second), map[string]bool{busy.ID: true}) {
+	if f.s.due.mayHaveDue(now.Add(time.Second), map[string]bool{busy.ID: true}) {
 		t.Error("the due index sends a claim to the database for an excluded endpoint's backlog")
 	}
 	jobs := f.claim(now.Add(time.Second))

@@ -302,9 +302,6 @@ func (w *writer) runBatch(batch []*writeOp) {
 // Operations are therefore safe to run twice: each sets its outputs afresh
 // on every run.
 func (w *writer) commitBatch(ops []*writeOp) (results []error, notify bool, err error) {
-	if len(ops) == 1 {
-		return w.runSingle(ops[0])
-	}
 	results, notify, failed, err := w.runBatchTx(ops, false)
 	if err != nil || !failed {
 		return results, notify, err
@@ -313,32 +310,10 @@ func (w *writer) commitBatch(ops []*writeOp) (results []error, notify bool, err 
 	return results, notify, err
 }
 
-// runSingle runs a batch of one operation in its own transaction, without
-// a savepoint: if the operation fails, rolling the transaction back undoes
-// exactly it.
-func (w *writer) runSingle(op *writeOp) (results []error, notify bool, err error) {
-	ctx := context.Background()
-	x := &wtx{ctx: ctx, w: w}
-	if err := w.begin(ctx); err != nil {
-		return nil, false, fmt.Errorf("begin write batch: %w", mapErr(err))
-	}
-	if opErr := callOp(op.fn, x); opErr != nil {
-		w.rollback(ctx)
-		w.nops.Add(1)
-		return []error{opErr}, false, nil
-	}
-	if _, err := x.exec("COMMIT"); err != nil {
-		w.rollback(ctx)
-		return nil, false, fmt.Errorf("commit write batch: %w", mapErr(err))
-	}
-	w.commits.Add(1)
-	w.nops.Add(1)
-	return []error{nil}, x.notify, nil
-}
-
 // runBatchTx runs ops in one transaction, each in a savepoint when
 // savepoints is set. Without savepoints, the first failing operation rolls
-// the whole transaction back and failed is reported.
+// the whole transaction back: a batch of one then has its answer (the
+// rollback undid exactly that operation), a larger one reports failed.
 func (w *writer) runBatchTx(ops []*writeOp, savepoints bool) (results []error, notify, failed bool, err error) {
 	ctx := context.Background()
 	x := &wtx{ctx: ctx, w: w}
@@ -349,8 +324,12 @@ func (w *writer) runBatchTx(ops []*writeOp, savepoints bool) (results []error, n
 	for i, op := range ops {
 		if !savepoints {
 			x.notify = false
-			if callOp(op.fn, x) != nil {
+			if opErr := callOp(op.fn, x); opErr != nil {
 				w.rollback(ctx)
+				if len(ops) == 1 {
+					w.nops.Add(1)
+					return []error{opErr}, false, false, nil
+				}
 				return nil, false, true, nil
 			}
 			notify = notify || x.notify

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,19 +32,22 @@ func (b *bench) dropSchemas() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, b.cfg.DatabaseURL)
-	if err != nil {
+	if err := dropPostgresSchemas(ctx, b.cfg.DatabaseURL, slices.Compact(b.schemas)...); err != nil {
 		return fmt.Errorf("drop bench schemas: %w", err)
 	}
+	return nil
+}
+
+// dropPostgresSchemas drops each schema, and what is in it, if it exists.
+func dropPostgresSchemas(ctx context.Context, url string, schemas ...string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
 	defer conn.Close(ctx)
-	seen := map[string]bool{}
-	for _, s := range b.schemas {
-		if seen[s] {
-			continue
-		}
-		seen[s] = true
+	for _, s := range schemas {
 		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{s}.Sanitize()+" CASCADE"); err != nil {
-			return fmt.Errorf("drop bench schema %s: %w", s, err)
+			return fmt.Errorf("drop schema %s: %w", s, err)
 		}
 	}
 	return nil

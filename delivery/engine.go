@@ -45,7 +45,8 @@ type Config struct {
 	// UserAgent is sent with every attempt. Default "Herald-Webhooks/1.0".
 	UserAgent string
 	// HTTPClient makes the attempts. Default: an egress client (SSRF guard
-	// on, no redirects) with RequestTimeout.
+	// on, no redirects) with RequestTimeout, keeping up to Concurrency idle
+	// connections per host.
 	HTTPClient *http.Client
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
@@ -82,7 +83,7 @@ func (c Config) withDefaults() Config {
 		c.UserAgent = "Herald-Webhooks/1.0"
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = egress.NewClient(egress.Config{Timeout: c.RequestTimeout})
+		c.HTTPClient = egress.NewClient(egress.Config{Timeout: c.RequestTimeout, MaxIdleConnsPerHost: c.Concurrency})
 	}
 	if c.Now == nil {
 		c.Now = time.Now

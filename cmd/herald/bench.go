@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,6 +41,10 @@ type benchConfig struct {
 	// DatabaseURL, when set, runs the servers on PostgreSQL (each run in a
 	// schema of its own, dropped at the end) instead of the embedded store.
 	DatabaseURL string
+	// TargetURL, when set, is a running Herald server to measure instead of
+	// servers the bench starts; Token is its admin token. Only scenarios
+	// that need no control of the server run against it.
+	TargetURL, Token string
 	// CPUProfile, when set, is where the bench writes a CPU profile of its
 	// own process (load generator and receivers), to see what the load
 	// costs on a machine shared with the server.
@@ -82,6 +87,8 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.StringVar(&c.ServerBinary, "server-binary", "", "herald binary to run as the server (default: this one)")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL to run the servers on (default: the embedded store)")
 	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "file for a CPU profile of the bench process itself")
+	fs.StringVar(&c.TargetURL, "target-url", "", "measure the running Herald server at this URL instead of starting one (raw, throughput, latency, fanout only; it must reach the bench's receivers on 127.0.0.1)")
+	fs.StringVar(&c.Token, "token", "", "admin token of the server given by --target-url")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -105,7 +112,33 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 			return c, fmt.Errorf("unknown scenario %q", s)
 		}
 	}
-	return c, nil
+	return c, checkTarget(c)
+}
+
+// targetScenarios are the scenarios that can measure a server the bench
+// did not start: the others set its configuration or restart it.
+var targetScenarios = map[string]bool{"raw": true, "throughput": true, "latency": true, "fanout": true}
+
+// checkTarget validates the flags that point the bench at a running server.
+func checkTarget(c benchConfig) error {
+	if c.TargetURL == "" {
+		if c.Token != "" {
+			return errors.New("--token is for a server given by --target-url")
+		}
+		return nil
+	}
+	if c.Token == "" {
+		return errors.New("--target-url needs --token, the server's admin token")
+	}
+	if c.DatabaseURL != "" {
+		return errors.New("--database-url is for servers the bench starts, not with --target-url")
+	}
+	for _, s := range c.Scenarios {
+		if !targetScenarios[s] {
+			return fmt.Errorf("scenario %q needs a server the bench starts; with --target-url use --scenarios raw,throughput,latency,fanout", s)
+		}
+	}
+	return nil
 }
 
 // benchScenarios maps scenario names to their runners.
@@ -195,6 +228,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // server starts a fresh Herald for one scenario, with its own data dir.
 func (b *bench) server(env ...string) (*benchServer, string, error) {
+	if b.cfg.TargetURL != "" {
+		return &benchServer{URL: strings.TrimSuffix(b.cfg.TargetURL, "/"), Token: b.cfg.Token, start: time.Now()}, "", nil
+	}
 	b.runs++
 	dir := filepath.Join(b.runDir, "run-"+strconv.Itoa(b.runs))
 	all := append(append(b.storeEnv(b.runs), b.cfg.ServerEnv...), env...)

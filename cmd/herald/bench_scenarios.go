@@ -113,13 +113,15 @@ func runThroughput(ctx context.Context, b *bench) ([]benchResult, error) {
 	after := s.stats()
 	lat := rec.snapshot()
 	f := map[string]float64{
-		"messages":            float64(n),
-		"accepted_per_s":      round(float64(n) / sendTime.Seconds()),
-		"delivered_per_s":     round(float64(n) / deliverTime.Seconds()),
-		"cpu_s_per_1000_msgs": round3((after.CPU - before.CPU).Seconds() / float64(n) * 1000),
-		"peak_rss_mib":        mib(after.PeakRSS),
-		"latency_p50_ms":      ms(percentile(lat, 0.50)),
-		"latency_p99_ms":      ms(percentile(lat, 0.99)),
+		"messages":        float64(n),
+		"accepted_per_s":  round(float64(n) / sendTime.Seconds()),
+		"delivered_per_s": round(float64(n) / deliverTime.Seconds()),
+		"latency_p50_ms":  ms(percentile(lat, 0.50)),
+		"latency_p99_ms":  ms(percentile(lat, 0.99)),
+	}
+	if s.cmd != nil { // a server the bench started: its CPU and memory are known
+		f["cpu_s_per_1000_msgs"] = round3((after.CPU - before.CPU).Seconds() / float64(n) * 1000)
+		f["peak_rss_mib"] = mib(after.PeakRSS)
 	}
 	if b.rawRPS > 0 {
 		f["ratio_to_raw"] = round3(f["delivered_per_s"] / b.rawRPS)

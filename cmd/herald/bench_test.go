@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -87,5 +88,47 @@ func runTinyBench(t *testing.T, extra ...string) {
 	}
 	if got["backlog"]["pending_deliveries"] != 50 {
 		t.Errorf("backlog pending %v, want 50", got["backlog"]["pending_deliveries"])
+	}
+}
+
+// TestBenchAgainstRunningServer points the bench at a server it did not
+// start: the scenarios that need no control of it run and report, and the
+// others are refused with a clear error.
+func TestBenchAgainstRunningServer(t *testing.T) {
+	s := startServer(t)
+	out := filepath.Join(t.TempDir(), "bench.json")
+	args := []string{"--target-url", s.URL, "--token", testToken, "--json", out, "--scenarios", "throughput,latency,fanout",
+		"--duration", "500ms", "--clients", "4", "--latency-rates", "50", "--latency-duration", "500ms",
+		"--fanout", "3", "--fanout-deliveries", "60"}
+	var stdout, stderr syncBuffer
+	if err := runBench(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report benchReport
+	if err := json.Unmarshal(b, &report); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]float64{}
+	for _, r := range report.Results {
+		got[r.Scenario] = r.Figures
+	}
+	if got["throughput"]["delivered_per_s"] <= 0 || got["latency@50/s"]["p99_ms"] <= 0 || got["fan-out to 3"]["deliveries_per_s"] <= 0 {
+		t.Errorf("figures missing: %v", got)
+	}
+	if _, ok := got["throughput"]["cpu_s_per_1000_msgs"]; ok {
+		t.Error("CPU figure reported for a server the bench cannot see")
+	}
+	for _, bad := range [][]string{
+		{"--target-url", s.URL, "--scenarios", "throughput"},
+		{"--target-url", s.URL, "--token", testToken, "--scenarios", "backlog"},
+		{"--token", testToken},
+	} {
+		if err := runBench(context.Background(), bad, io.Discard, io.Discard); err == nil {
+			t.Errorf("bench %v: no error", bad)
+		}
 	}
 }

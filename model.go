@@ -175,6 +175,10 @@ type DeliveryJob struct {
 	Delivery Delivery
 	Message  Message
 	Endpoint Endpoint
+	// NotBefore, when set, is the earliest the attempt may start: a shared
+	// store paces a throttled endpoint's attempts across every process
+	// (ClaimParams.ClusterPerEndpoint).
+	NotBefore time.Time
 }
 
 // EndpointMessage is a message as seen from one endpoint: the message and

@@ -22,6 +22,7 @@ type Store interface {
 	DeliveryStore
 	AttemptStore
 	AuthStore
+	LeaderStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store; pending writes are flushed first.
@@ -119,7 +120,22 @@ type ClaimParams struct {
 	ExcludeEndpoints []string
 	// LeaseUntil is stored on each claimed delivery.
 	LeaseUntil time.Time
+	// ClusterPerEndpoint, when positive, makes the per-endpoint limits
+	// hold across every process claiming from the store. Only stores whose
+	// DeliveryShared reports true are given it. The claim then takes, for
+	// each endpoint, no more than ClusterPerEndpoint minus the endpoint's
+	// deliveries sending already (claimed by any process), and no two
+	// claims for one endpoint run at once. The claimed deliveries of an
+	// endpoint with a ThrottleRate get NotBefore times spaced 1/rate
+	// apart, following on from those given to earlier claims by any
+	// process, and none whose turn is more than ThrottleHorizon away is
+	// claimed.
+	ClusterPerEndpoint int
 }
+
+// ThrottleHorizon is how far ahead of its turn a shared store lets a
+// delivery of a throttled endpoint be claimed (ClusterPerEndpoint).
+const ThrottleHorizon = time.Second
 
 // DeliveryResult is the outcome of one attempt, to be written by
 // DeliveryComplete.
@@ -162,6 +178,11 @@ type DeliveryStore interface {
 	// failed delivery to the endpoint of a message created in
 	// [since, until), and reports how many.
 	DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
+	// DeliveryShared reports whether several processes may claim from the
+	// store at once (PostgreSQL). Their per-endpoint limits must then be
+	// held by the store (ClaimParams.ClusterPerEndpoint), not by each
+	// process on its own.
+	DeliveryShared() bool
 	// DeliveryNotify returns a channel that receives a value (without
 	// blocking the sender; several events may merge into one) whenever new
 	// deliveries may have become due through this store.
@@ -195,6 +216,20 @@ type AttemptStore interface {
 	// MessageEndpointList lists the endpoints the message has a delivery to,
 	// by endpoint ID, with that delivery's status.
 	MessageEndpointList(ctx context.Context, appID, msgID string, p ListParams) (Page[MessageEndpoint], error)
+}
+
+// LeaderStore elects one process at a time, among those sharing a store,
+// to run maintenance. A term ends when its holder resigns or at the time it
+// last set; times come from the callers' clocks, which must agree to well
+// within a term (as for leases).
+type LeaderStore interface {
+	// LeaderAttempt makes node the leader of name until until, when no
+	// one leads, the leader's term ended before now, or node leads already
+	// (a renewal), and reports whether node leads.
+	LeaderAttempt(ctx context.Context, name, node string, now, until time.Time) (bool, error)
+	// LeaderResign ends node's term at once if node leads name, so another
+	// node may take over without waiting for the term to end.
+	LeaderResign(ctx context.Context, name, node string) error
 }
 
 // AuthStore keeps tokens, idempotency records and background tasks.

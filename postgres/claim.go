@@ -119,7 +119,15 @@ func (c *claimer) run(ctx context.Context, q querier) error {
 
 // claim picks from due and claims the picks.
 func (c *claimer) claim(ctx context.Context, q querier, due []dueRow) error {
-	jobs, err := claimIDs(ctx, q, c.pick(due), c.p)
+	var (
+		jobs []herald.DeliveryJob
+		err  error
+	)
+	if c.p.ClusterPerEndpoint > 0 {
+		jobs, err = claimShared(ctx, q, c.pickRows(due), c.p)
+	} else {
+		jobs, err = claimIDs(ctx, q, c.pick(due), c.p)
+	}
 	if err != nil {
 		return err
 	}
@@ -133,8 +141,18 @@ func (c *claimer) claim(ctx context.Context, q querier, due []dueRow) error {
 // pick returns the IDs of the rows of due to claim, in order, within the
 // claim's remaining Limit and each endpoint's remaining PerEndpoint.
 func (c *claimer) pick(due []dueRow) []string {
+	rows := c.pickRows(due)
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.id
+	}
+	return ids
+}
+
+// pickRows is pick returning the rows.
+func (c *claimer) pickRows(due []dueRow) []dueRow {
 	room := c.p.Limit - len(c.jobs)
-	picked := make([]string, 0, min(room, len(due)))
+	picked := make([]dueRow, 0, min(room, len(due)))
 	taken := map[string]int{}
 	for _, r := range due {
 		if len(picked) >= room {
@@ -145,7 +163,7 @@ func (c *claimer) pick(due []dueRow) []string {
 			continue
 		}
 		taken[r.endpointID]++
-		picked = append(picked, r.id)
+		picked = append(picked, r)
 	}
 	return picked
 }

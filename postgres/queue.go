@@ -47,7 +47,11 @@ const claimQuery = `WITH locked AS (
 		UPDATE deliveries d SET status = ` + sqlSending + `, lease_until = $2, updated_at = $3
 		FROM locked WHERE d.id = locked.id
 		RETURNING d.*)
-	SELECT ` + messageColumns + `, ` + deliveryColumnsC + `, ` + endpointColumnsE + `
+	` + claimedJobs
+
+// claimedJobs ends a claim statement: it returns each delivery claimed by
+// its CTE c with its message and endpoint.
+const claimedJobs = `SELECT ` + messageColumns + `, ` + deliveryColumnsC + `, ` + endpointColumnsE + `
 	FROM c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`
 
 // claimIDs claims the deliveries ids (those still pending and free) and

@@ -35,6 +35,15 @@ type Config struct {
 	// LeaseExtra is added to the lease of claimed deliveries beyond what
 	// their attempts may take. Default 30s.
 	LeaseExtra time.Duration
+	// Lease is how long a claimed delivery stays reserved to this process:
+	// if the process dies, its deliveries go back to the queue once their
+	// lease ends (see Maintainer). It must cover the wait before the
+	// attempt and the attempt itself. Default: on a shared store,
+	// RequestTimeout + herald.ThrottleHorizon + LeaseExtra (46s with the
+	// defaults); on a store of one process, where deliveries may also
+	// wait for the endpoint's slots, long enough for that too (about 4
+	// minutes).
+	Lease time.Duration
 	// RescueOnStart returns every sending delivery to pending at Start: for
 	// a store only this process uses, whose sending rows are orphans of a
 	// previous process.
@@ -102,6 +111,7 @@ type Engine struct {
 	log    *slog.Logger
 	limits *limits
 
+	shared   bool          // the store holds per-endpoint limits for every process
 	wake     chan struct{} // wakes the producer when a delivery finishes
 	inFlight atomic.Int64  // deliveries claimed and not finished
 
@@ -124,12 +134,13 @@ func New(cfg Config, store herald.DeliveryStore) *Engine {
 		store:  store,
 		log:    cfg.Logger,
 		limits: newLimits(cfg.PerEndpoint, cfg.Concurrency),
+		shared: store.DeliveryShared(),
 		wake:   make(chan struct{}, 1),
 	}
 }
 
 // Start rescues orphaned deliveries if so configured, then starts the
-// completer, the producer and maintenance, and returns. The engine runs
+// completer and the producer, and returns. The engine runs
 // until Stop, whatever happens to ctx afterwards.
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
@@ -152,9 +163,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.stopRun = stopRun
 	e.done = newCompleter(e.store, e.log)
 	e.started = true
-	e.loops.Add(2)
+	e.loops.Add(1)
 	go func() { defer e.loops.Done(); e.produce(runCtx) }()
-	go func() { defer e.loops.Done(); e.maintain(runCtx) }()
 	return nil
 }
 
@@ -185,32 +195,20 @@ func (e *Engine) Stop(ctx context.Context) {
 	e.done.close()
 }
 
-// maintain returns deliveries whose lease ran out to the queue.
-func (e *Engine) maintain(ctx context.Context) {
-	t := time.NewTicker(e.cfg.LeaseExtra)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			now := e.cfg.Now()
-			if n, err := e.store.DeliveryRescue(ctx, now, now); err != nil {
-				if ctx.Err() == nil {
-					e.log.Warn("rescue expired leases", "err", err)
-				}
-			} else if n > 0 {
-				e.log.Info("rescued deliveries whose lease expired", "count", n)
-			}
-		}
-	}
-}
-
-// leaseFor is how long a claim may take: waiting for the endpoint's slots
-// (the attempts claimed ahead of it, claimAhead rounds at most), throttling
-// (at most one claim's worth of attempts at the lowest rate, 1/s) and the
-// attempt itself.
+// leaseFor is how long a claim may take, unless Lease is set. On a
+// shared store: the throttle's wait (the store gives out turns up to
+// herald.ThrottleHorizon ahead) and the attempt; no delivery waits for
+// a slot, since the store claims no more for an endpoint than its slots.
+// Otherwise: waiting for the endpoint's slots (the attempts claimed ahead
+// of it, claimAhead rounds at most), throttling (at most one claim's worth
+// of attempts at the lowest rate, 1/s) and the attempt itself.
 func (e *Engine) leaseFor() time.Duration {
+	switch {
+	case e.cfg.Lease > 0:
+		return e.cfg.Lease
+	case e.shared:
+		return e.cfg.RequestTimeout + herald.ThrottleHorizon + e.cfg.LeaseExtra
+	}
 	return time.Duration(claimAhead+1)*e.cfg.RequestTimeout + e.cfg.LeaseExtra +
 		time.Duration(e.cfg.PerEndpoint*claimAhead)*time.Second
 }

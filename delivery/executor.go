@@ -25,12 +25,18 @@ const maxReadBytes = 64 << 10
 // slowAttemptMs marks an endpoint slow: no claiming ahead for it.
 const slowAttemptMs = 1000
 
-// execute waits for the endpoint's throttle token and slot, makes the
+// execute waits for the endpoint's throttle turn (given by a shared store,
+// else by this process's bucket) and slot, makes the
 // attempt and hands the result to the completer. On shutdown it gives up
 // without a result: the lease brings the delivery back.
 func (e *Engine) execute(job *herald.DeliveryJob, st *endpointState) {
 	ctx := e.sendCtx
-	if rate := job.Endpoint.ThrottleRate; rate != nil && *rate > 0 {
+	switch rate := job.Endpoint.ThrottleRate; {
+	case !job.NotBefore.IsZero(): // paced by the store, for every process
+		if d := job.NotBefore.Sub(e.cfg.Now()); d > 0 {
+			e.sleep(ctx, d)
+		}
+	case rate != nil && *rate > 0:
 		at := e.limits.reserve(st, float64(*rate), e.cfg.Now())
 		if d := at.Sub(e.cfg.Now()); d > 0 {
 			e.sleep(ctx, d)

@@ -55,13 +55,20 @@ func (e *Engine) untilNextDue(ctx context.Context) time.Duration {
 // per delivery.
 func (e *Engine) claimAndDispatch(ctx context.Context, limit int) (int, error) {
 	now := e.cfg.Now()
-	jobs, err := e.store.DeliveryClaim(ctx, herald.ClaimParams{
+	p := herald.ClaimParams{
 		Now:              now,
 		Limit:            limit,
 		PerEndpoint:      min(e.cfg.PerEndpoint*claimAhead, e.limits.maxClaimed),
 		ExcludeEndpoints: e.limits.excluded(now),
 		LeaseUntil:       now.Add(e.leaseFor()),
-	})
+	}
+	if e.shared {
+		// Other processes claim too: the store holds the endpoint's bound
+		// for all of them, so no process claims ahead.
+		p.PerEndpoint = min(e.cfg.PerEndpoint, e.limits.maxClaimed)
+		p.ClusterPerEndpoint = e.cfg.PerEndpoint
+	}
+	jobs, err := e.store.DeliveryClaim(ctx, p)
 	if err != nil {
 		return 0, err
 	}

@@ -70,6 +70,17 @@ type Config struct {
 	// DatabaseSchema is the PostgreSQL schema that holds Herald's tables,
 	// created if missing. Default: the connection's search_path (public).
 	DatabaseSchema string
+	// DeliveryLease is how long a claimed delivery stays reserved to the
+	// node that claimed it: when a node dies, other nodes take its
+	// deliveries over once their lease ends. At least RequestTimeout + 5s.
+	// Default (0): RequestTimeout + 31s on PostgreSQL (46s); on the
+	// embedded store, which rescues every lease when it starts, about 4
+	// minutes.
+	DeliveryLease time.Duration
+	// LeaderTerm is how long the node elected to run maintenance (lease
+	// rescue, purges) leads without renewing: the longest maintenance
+	// waits for a new leader after its leader dies. Default 15s.
+	LeaderTerm time.Duration
 }
 
 // Embedded reports whether the store is the embedded database in DataDir.
@@ -173,7 +184,33 @@ func settings() []setting {
 			c.DatabaseSchema = v
 			return nil
 		}},
+		{"delivery-lease", "HERALD_DELIVERY_LEASE", "", "how long a claimed delivery stays reserved to its node (default: request timeout + 31s on PostgreSQL)", func(c *Config, v string) error {
+			if v == "" {
+				return nil
+			}
+			d, err := parsePositiveDuration(v)
+			c.DeliveryLease = d
+			return err
+		}},
+		{"leader-term", "HERALD_LEADER_TERM", "15s", "how long the maintenance leader leads without renewing", func(c *Config, v string) error {
+			d, err := parsePositiveDuration(v)
+			if err == nil && (d < time.Second || d > 10*time.Minute) {
+				err = errors.New("must be from 1s to 10m")
+			}
+			c.LeaderTerm = d
+			return err
+		}},
 	}
+}
+
+// crossCheck reports the problems between settings.
+func (c Config) crossCheck() []string {
+	var problems []string
+	if c.DeliveryLease > 0 && c.DeliveryLease < c.RequestTimeout+5*time.Second {
+		problems = append(problems, fmt.Sprintf("HERALD_DELIVERY_LEASE=%v: must be at least the request timeout (%v) + 5s, or deliveries would be taken over while their attempt runs",
+			c.DeliveryLease, c.RequestTimeout))
+	}
+	return problems
 }
 
 // loadConfig builds the Config from args (flags), getenv and defaults. It
@@ -212,6 +249,9 @@ func loadConfig(name string, args []string, environ []string, stderr io.Writer) 
 		if err := s.apply(&cfg, value); err != nil {
 			problems = append(problems, fmt.Sprintf("%s=%q: %v", source, value, err))
 		}
+	}
+	if len(problems) == 0 {
+		problems = cfg.crossCheck()
 	}
 	problems = append(problems, unknownEnv(environ, known)...)
 	if len(problems) > 0 {

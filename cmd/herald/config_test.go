@@ -27,6 +27,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		LogFormat:           "text",
 		Role:                "all",
 		DatabaseMaxConns:    16,
+		LeaderTerm:          15 * time.Second,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -100,5 +101,23 @@ func TestLoadConfigDatabase(t *testing.T) {
 	}
 	if cfg.Embedded() || cfg.DatabaseSchema != "herald_2" || cfg.DatabaseMaxConns != 40 {
 		t.Fatalf("database settings not applied: %+v", cfg)
+	}
+}
+
+func TestLoadConfigDeliveryLeaseMustCoverTheAttempt(t *testing.T) {
+	env := []string{"HERALD_REQUEST_TIMEOUT=10s", "HERALD_DELIVERY_LEASE=12s"}
+	_, err := loadConfig("serve", nil, env, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "HERALD_DELIVERY_LEASE") || !strings.Contains(err.Error(), "request timeout") {
+		t.Fatalf("a lease shorter than the request timeout + 5s: err %v, want it named", err)
+	}
+	cfg, err := loadConfig("serve", []string{"--delivery-lease", "15s", "--leader-term", "2s"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DeliveryLease != 15*time.Second || cfg.LeaderTerm != 2*time.Second {
+		t.Fatalf("DeliveryLease %v, LeaderTerm %v; want 15s, 2s", cfg.DeliveryLease, cfg.LeaderTerm)
+	}
+	if _, err := loadConfig("serve", []string{"--leader-term", "100ms"}, nil, io.Discard); err == nil {
+		t.Fatal("a leader term under 1s was accepted")
 	}
 }

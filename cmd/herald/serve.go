@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/herald-webhooks/herald"
@@ -68,10 +67,10 @@ func runServe(ctx context.Context, args []string, environ []string, stdout, stde
 		defer stopPprof()
 	}
 
-	var wg sync.WaitGroup
-	maintCtx, stopMaint := context.WithCancel(ctx)
-	wg.Add(1)
-	go func() { defer wg.Done(); purgeIdempotency(maintCtx, store, logger) }()
+	maint := delivery.NewMaintainer(maintenanceConfig(cfg, logger), store)
+	if err := maint.Start(ctx); err != nil {
+		return err
+	}
 
 	if srv != nil {
 		fmt.Fprintf(stdout, "herald listening on http://%s\n", addr)
@@ -94,9 +93,10 @@ func runServe(ctx context.Context, args []string, environ []string, stdout, stde
 			logger.Warn("http shutdown", "err", serr)
 		}
 	}
-	stopMaint()
-	wg.Wait()
 	stopEngine()
+	resignCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	maint.Stop(resignCtx)
 	logger.Info("herald stopped")
 	return err
 }
@@ -157,6 +157,7 @@ func deliveryConfig(cfg Config, logger *slog.Logger) delivery.Config {
 		// On PostgreSQL other nodes hold live leases; expired ones are
 		// rescued by maintenance.
 		RescueOnStart: cfg.Embedded(),
+		Lease:         cfg.DeliveryLease,
 		HTTPClient: egress.NewClient(egress.Config{
 			AllowedCIDRs: cfg.AllowedDestinationCIDRs,
 			Timeout:      cfg.RequestTimeout,
@@ -170,23 +171,15 @@ func deliveryConfig(cfg Config, logger *slog.Logger) delivery.Config {
 	}
 }
 
-// purgeIdempotency deletes expired idempotency records every few minutes
-// until ctx ends.
-func purgeIdempotency(ctx context.Context, store herald.Store, logger *slog.Logger) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := store.IdempotencyPurge(ctx, time.Now()); err != nil {
-				logger.Warn("purge idempotency records", "err", err)
-			} else if n > 0 {
-				logger.Debug("purged idempotency records", "count", n)
-			}
-		}
+// maintenanceConfig sets maintenance up: every node stands for election
+// and the leader rescues expired leases often enough that a dead node's
+// deliveries wait little beyond their lease.
+func maintenanceConfig(cfg Config, logger *slog.Logger) delivery.MaintenanceConfig {
+	m := delivery.MaintenanceConfig{Term: cfg.LeaderTerm, Logger: logger}
+	if cfg.DeliveryLease > 0 {
+		m.RescueInterval = min(5*time.Second, max(time.Second, cfg.DeliveryLease/4))
 	}
+	return m
 }
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {

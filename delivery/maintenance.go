@@ -1,0 +1,262 @@
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+)
+
+// maintenanceRole is the name nodes stand for election under.
+const maintenanceRole = "maintenance"
+
+// MaintenanceStore is what maintenance needs of the store.
+type MaintenanceStore interface {
+	herald.LeaderStore
+	// DeliveryRescue is herald.DeliveryStore's.
+	DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) (int, error)
+	// IdempotencyPurge is herald.AuthStore's.
+	IdempotencyPurge(ctx context.Context, now time.Time) (int, error)
+}
+
+// MaintenanceConfig configures maintenance. Zero values take the
+// documented defaults.
+type MaintenanceConfig struct {
+	// Node names this process in elections; it must differ between the
+	// processes sharing a store. Default: host name, process ID and a
+	// random suffix.
+	Node string
+	// Term is how long a leader leads without renewing: the longest
+	// maintenance waits for a new leader when its leader dies without
+	// resigning. The leader renews every Term/3, and other nodes stand
+	// for election as often. Default 15s.
+	Term time.Duration
+	// RescueInterval is how often the leader returns deliveries whose
+	// lease ended (their process died) to the queue. Default 5s.
+	RescueInterval time.Duration
+	// PurgeInterval is how often the leader deletes expired idempotency
+	// records. Default 5m.
+	PurgeInterval time.Duration
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+	// Logger receives maintenance's logs. Default: discard.
+	Logger *slog.Logger
+}
+
+func (c MaintenanceConfig) withDefaults() MaintenanceConfig {
+	if c.Node == "" {
+		c.Node = defaultNodeName()
+	}
+	if c.Term <= 0 {
+		c.Term = 15 * time.Second
+	}
+	if c.RescueInterval <= 0 {
+		c.RescueInterval = 5 * time.Second
+	}
+	if c.PurgeInterval <= 0 {
+		c.PurgeInterval = 5 * time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// defaultNodeName is host-pid-random: unique among live processes, and
+// readable in the leaders table.
+func defaultNodeName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Maintainer runs the work that one process at a time should do for all
+// the processes sharing a store: returning deliveries whose lease ended
+// to the queue, and deleting expired idempotency records. Every process
+// runs one; they elect a leader through the store, and only the leader
+// works. When the leader stops it resigns, and another takes over at its
+// next election; when it dies, another takes over once its term ends.
+// Create it with NewMaintainer; it runs between Start and Stop.
+type Maintainer struct {
+	cfg   MaintenanceConfig
+	store MaintenanceStore
+	log   *slog.Logger
+	tasks []*task
+
+	mu      sync.Mutex
+	leading bool
+	started bool
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+// task is one piece of leader-only work and when it last ran.
+type task struct {
+	name     string
+	interval time.Duration
+	run      func(ctx context.Context, now time.Time) (int, error)
+	last     time.Time
+}
+
+// NewMaintainer returns a maintainer over store. It does nothing until
+// Start.
+func NewMaintainer(cfg MaintenanceConfig, store MaintenanceStore) *Maintainer {
+	cfg = cfg.withDefaults()
+	m := &Maintainer{cfg: cfg, store: store, log: cfg.Logger.With("node", cfg.Node)}
+	m.tasks = []*task{
+		{name: "rescue expired leases", interval: cfg.RescueInterval, run: func(ctx context.Context, now time.Time) (int, error) {
+			return store.DeliveryRescue(ctx, now, now)
+		}},
+		{name: "purge idempotency records", interval: cfg.PurgeInterval, run: store.IdempotencyPurge},
+	}
+	return m
+}
+
+// Node is the name this maintainer stands for election under.
+func (m *Maintainer) Node() string { return m.cfg.Node }
+
+// Leading reports whether this process leads maintenance now.
+func (m *Maintainer) Leading() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leading
+}
+
+// Start starts standing for election and returns. The maintainer runs
+// until Stop, whatever happens to ctx afterwards.
+func (m *Maintainer) Start(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.started {
+		return errors.New("maintainer already started")
+	}
+	m.started = true
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stop, m.done = stop, make(chan struct{})
+	go func() { defer close(m.done); m.run(runCtx) }()
+	return nil
+}
+
+// Stop stops the maintainer and, if it leads, resigns so that another
+// process takes over at once. It is safe to call more than once.
+func (m *Maintainer) Stop(ctx context.Context) {
+	m.mu.Lock()
+	if !m.started || m.stop == nil {
+		m.mu.Unlock()
+		return
+	}
+	stop, done := m.stop, m.done
+	m.stop = nil
+	m.mu.Unlock()
+	stop()
+	<-done
+	if m.setLeading(false) {
+		if err := m.store.LeaderResign(ctx, maintenanceRole, m.cfg.Node); err != nil {
+			m.log.Warn("resign maintenance leadership", "err", err)
+		} else {
+			m.log.Info("resigned maintenance leadership")
+		}
+	}
+}
+
+// run stands for election every Term/3 and, while leading, runs each task
+// when its interval has passed.
+func (m *Maintainer) run(ctx context.Context) {
+	campaign := m.cfg.Term / 3
+	nextCampaign := time.Time{}
+	for ctx.Err() == nil {
+		now := m.cfg.Now()
+		if !now.Before(nextCampaign) {
+			m.campaign(ctx, now)
+			nextCampaign = now.Add(campaign)
+		}
+		wake := nextCampaign
+		if m.Leading() {
+			wake = earliest(wake, m.runDue(ctx))
+		}
+		m.sleep(ctx, wake.Sub(m.cfg.Now()))
+	}
+}
+
+// campaign stands for (or renews) leadership. A failed attempt counts as
+// lost: the term may end before the store can be asked again.
+func (m *Maintainer) campaign(ctx context.Context, now time.Time) {
+	leads, err := m.store.LeaderAttempt(ctx, maintenanceRole, m.cfg.Node, now, now.Add(m.cfg.Term))
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		m.log.Warn("stand for maintenance leadership", "err", err)
+	}
+	was := m.setLeading(leads)
+	switch {
+	case leads && !was:
+		m.log.Info("elected maintenance leader")
+	case !leads && was:
+		m.log.Warn("lost maintenance leadership")
+	}
+}
+
+// setLeading records whether this process leads and returns whether it
+// led before.
+func (m *Maintainer) setLeading(leads bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	was := m.leading
+	m.leading = leads
+	return was
+}
+
+// runDue runs the tasks whose interval has passed and returns when the
+// next one falls due.
+func (m *Maintainer) runDue(ctx context.Context) time.Time {
+	var next time.Time
+	for _, t := range m.tasks {
+		now := m.cfg.Now()
+		if t.last.IsZero() || !now.Before(t.last.Add(t.interval)) {
+			t.last = now
+			n, err := t.run(ctx, now)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				m.log.Warn(t.name, "err", err)
+			case n > 0:
+				m.log.Info(t.name, "count", n)
+			}
+		}
+		next = earliest(next, t.last.Add(t.interval))
+	}
+	return next
+}
+
+// earliest returns the earlier of a and b, ignoring zero times.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// sleep waits d or until ctx ends.
+func (m *Maintainer) sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -45,6 +45,9 @@ type benchConfig struct {
 	// servers the bench starts; Token is its admin token. Only scenarios
 	// that need no control of the server run against it.
 	TargetURL, Token string
+	// Nodes is how many servers share the throughput scenario's load, on
+	// one PostgreSQL schema. Default 1.
+	Nodes int
 	// CPUProfile, when set, is where the bench writes a CPU profile of its
 	// own process (load generator and receivers), to see what the load
 	// costs on a machine shared with the server.
@@ -86,6 +89,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.StringVar(&c.JSONOut, "json", "bench-results.json", "file for the JSON results")
 	fs.StringVar(&c.ServerBinary, "server-binary", "", "herald binary to run as the server (default: this one)")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL to run the servers on (default: the embedded store)")
+	fs.IntVar(&c.Nodes, "nodes", 1, "servers sharing the throughput scenario's load on one PostgreSQL schema (needs --database-url)")
 	fs.StringVar(&c.CPUProfile, "cpu-profile", "", "file for a CPU profile of the bench process itself")
 	fs.StringVar(&c.TargetURL, "target-url", "", "measure the running Herald server at this URL instead of starting one (raw, throughput, latency, fanout only; it must reach the bench's receivers on 127.0.0.1)")
 	fs.StringVar(&c.Token, "token", "", "admin token of the server given by --target-url")
@@ -112,7 +116,26 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchConfig, error) {
 			return c, fmt.Errorf("unknown scenario %q", s)
 		}
 	}
+	if err := checkNodes(c); err != nil {
+		return c, err
+	}
 	return c, checkTarget(c)
+}
+
+// checkNodes validates --nodes: several nodes share one PostgreSQL
+// database and run the throughput scenario.
+func checkNodes(c benchConfig) error {
+	switch {
+	case c.Nodes < 1:
+		return errors.New("--nodes must be at least 1")
+	case c.Nodes == 1:
+		return nil
+	case c.DatabaseURL == "":
+		return errors.New("--nodes above 1 needs --database-url: nodes share a PostgreSQL database")
+	case len(c.Scenarios) != 1 || c.Scenarios[0] != "throughput":
+		return errors.New("--nodes above 1 runs the throughput scenario only: add --scenarios throughput")
+	}
+	return nil
 }
 
 // targetScenarios are the scenarios that can measure a server the bench

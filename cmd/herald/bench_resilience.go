@@ -59,7 +59,7 @@ func isolationRun(ctx context.Context, b *bench, healthy, hanging int) ([2]float
 	msgs := int64(max(1, b.cfg.FanOutDeliveries/b.cfg.IsolationTotal))
 	rec := b.rcv.reset()
 	start := time.Now()
-	n, err := flood(ctx, c, app, min(b.cfg.Clients, int(msgs)), b.cfg.PayloadBytes, msgs, start.Add(time.Hour))
+	n, err := flood(ctx, []*benchClient{c}, app, min(b.cfg.Clients, int(msgs)), b.cfg.PayloadBytes, msgs, start.Add(time.Hour))
 	if err != nil {
 		return [2]float64{}, err
 	}
@@ -93,7 +93,7 @@ func runBacklog(ctx context.Context, b *bench) ([]benchResult, error) {
 		api.stop()
 		return nil, err
 	}
-	n, err := flood(ctx, c, app, b.cfg.Clients, b.cfg.PayloadBytes, int64(b.cfg.Backlog), time.Now().Add(time.Hour))
+	n, err := flood(ctx, []*benchClient{c}, app, b.cfg.Clients, b.cfg.PayloadBytes, int64(b.cfg.Backlog), time.Now().Add(time.Hour))
 	api.stop()
 	if err != nil {
 		return nil, err

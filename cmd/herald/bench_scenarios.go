@@ -50,14 +50,15 @@ func runRaw(ctx context.Context, b *bench) ([]benchResult, error) {
 	return []benchResult{{Scenario: "raw", Figures: map[string]float64{"requests_per_s": round(b.rawRPS)}}}, nil
 }
 
-// flood posts messages to appID from Clients goroutines until stop closes
-// or n messages were accepted (n <= 0: no count limit). It returns the
-// number accepted and the first error.
-func flood(ctx context.Context, c *benchClient, appID string, clients, size int, n int64, until time.Time) (int64, error) {
+// flood posts messages to appID from clients goroutines, spread over cs
+// (one per node), until until or n messages were accepted (n <= 0: no
+// count limit). It returns the number accepted and the first error.
+func flood(ctx context.Context, cs []*benchClient, appID string, clients, size int, n int64, until time.Time) (int64, error) {
 	var accepted atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	for w := 0; w < clients; w++ {
+		c := cs[w%len(cs)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -85,23 +86,26 @@ func flood(ctx context.Context, c *benchClient, appID string, clients, size int,
 // runThroughput sends as many messages as the API accepts to one endpoint
 // for Duration and measures acceptance and end-to-end delivery rates.
 func runThroughput(ctx context.Context, b *bench) ([]benchResult, error) {
-	s, _, err := b.server()
+	nodes, err := b.cluster(b.cfg.Nodes)
 	if err != nil {
 		return nil, err
 	}
-	defer s.stop()
-	c := newBenchClient(s.URL, s.Token, b.cfg.Clients)
-	app, err := c.createApp(ctx, "throughput")
+	defer stopAll(nodes)
+	cs := make([]*benchClient, len(nodes))
+	for i, s := range nodes {
+		cs[i] = newBenchClient(s.URL, s.Token, b.cfg.Clients)
+	}
+	app, err := cs[0].createApp(ctx, "throughput")
 	if err == nil {
-		_, err = c.createEndpoint(ctx, app, b.rcv.URL+"/ok/throughput")
+		_, err = cs[0].createEndpoint(ctx, app, b.rcv.URL+"/ok/throughput")
 	}
 	if err != nil {
 		return nil, err
 	}
 	rec := b.rcv.reset()
-	before := s.stats()
+	before := sumStats(nodes)
 	start := time.Now()
-	n, err := flood(ctx, c, app, b.cfg.Clients, b.cfg.PayloadBytes, 0, start.Add(b.cfg.Duration))
+	n, err := flood(ctx, cs, app, b.cfg.Clients, b.cfg.PayloadBytes, 0, start.Add(b.cfg.Duration))
 	sendTime := time.Since(start)
 	if err != nil {
 		return nil, err
@@ -110,7 +114,7 @@ func runThroughput(ctx context.Context, b *bench) ([]benchResult, error) {
 		return nil, err
 	}
 	deliverTime := time.Duration(b.rcv.last.Load() - start.UnixNano())
-	after := s.stats()
+	after := sumStats(nodes)
 	lat := rec.snapshot()
 	f := map[string]float64{
 		"messages":        float64(n),
@@ -119,14 +123,19 @@ func runThroughput(ctx context.Context, b *bench) ([]benchResult, error) {
 		"latency_p50_ms":  ms(percentile(lat, 0.50)),
 		"latency_p99_ms":  ms(percentile(lat, 0.99)),
 	}
-	if s.cmd != nil { // a server the bench started: its CPU and memory are known
+	if nodes[0].cmd != nil { // servers the bench started: their CPU and memory are known
 		f["cpu_s_per_1000_msgs"] = round3((after.CPU - before.CPU).Seconds() / float64(n) * 1000)
 		f["peak_rss_mib"] = mib(after.PeakRSS)
 	}
 	if b.rawRPS > 0 {
 		f["ratio_to_raw"] = round3(f["delivered_per_s"] / b.rawRPS)
 	}
-	return []benchResult{{Scenario: "throughput", Figures: f}}, nil
+	name := "throughput"
+	if len(nodes) > 1 {
+		name = fmt.Sprintf("throughput_%d_nodes", len(nodes))
+		f["nodes"] = float64(len(nodes))
+	}
+	return []benchResult{{Scenario: name, Figures: f}}, nil
 }
 
 // runLatency sends at fixed open-loop rates and measures the time from the
@@ -223,7 +232,7 @@ func fanOutTo(ctx context.Context, b *bench, s *benchServer, k int) (benchResult
 	msgs := int64(max(1, b.cfg.FanOutDeliveries/k))
 	b.rcv.reset()
 	start := time.Now()
-	n, err := flood(ctx, c, app, min(b.cfg.Clients, int(msgs)), b.cfg.PayloadBytes, msgs, start.Add(time.Hour))
+	n, err := flood(ctx, []*benchClient{c}, app, min(b.cfg.Clients, int(msgs)), b.cfg.PayloadBytes, msgs, start.Add(time.Hour))
 	if err != nil {
 		return benchResult{}, err
 	}

@@ -132,3 +132,49 @@ func TestBenchAgainstRunningServer(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchTwoNodesOnPostgres runs the throughput scenario on two nodes
+// sharing one schema, with the load spread over both APIs.
+func TestBenchTwoNodesOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real servers")
+	}
+	url := postgresURL(t)
+	bin := buildHerald(t)
+	out := filepath.Join(t.TempDir(), "bench.json")
+	args := []string{"--server-binary", bin, "--json", out, "--database-url", url, "--nodes", "2",
+		"--scenarios", "throughput", "--duration", "500ms", "--clients", "4"}
+	var stdout, stderr syncBuffer
+	if err := runBench(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("bench: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report benchReport
+	if err := json.Unmarshal(b, &report); err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Results) != 1 || report.Results[0].Scenario != "throughput_2_nodes" {
+		t.Fatalf("results %+v, want one throughput_2_nodes", report.Results)
+	}
+	f := report.Results[0].Figures
+	for _, k := range []string{"messages", "delivered_per_s", "cpu_s_per_1000_msgs", "peak_rss_mib"} {
+		if f[k] <= 0 {
+			t.Errorf("figure %s = %v, want a positive number", k, f[k])
+		}
+	}
+	if f["nodes"] != 2 {
+		t.Errorf("nodes = %v, want 2", f["nodes"])
+	}
+	for _, bad := range [][]string{
+		{"--nodes", "2", "--scenarios", "throughput"},                        // no database
+		{"--nodes", "2", "--database-url", url},                              // every scenario
+		{"--nodes", "0", "--database-url", url, "--scenarios", "throughput"}, // no node
+	} {
+		if err := runBench(context.Background(), bad, io.Discard, io.Discard); err == nil {
+			t.Errorf("bench %v: no error", bad)
+		}
+	}
+}

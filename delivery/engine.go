@@ -161,7 +161,14 @@ func (e *Engine) Start(ctx context.Context) error {
 	runCtx, stopRun := context.WithCancel(base)
 	e.sendCtx, e.stopSends = context.WithCancel(base)
 	e.stopRun = stopRun
-	e.done = newCompleter(e.store, e.log)
+	var written func()
+	if e.shared {
+		// The store counts an endpoint's deliveries as sending until
+		// their results are written: claim again once they are, or the
+		// producer could sleep with room that its last claim did not see.
+		written = e.wakeProducer
+	}
+	e.done = newCompleter(e.store, e.log, written)
 	e.started = true
 	e.loops.Add(1)
 	go func() { defer e.loops.Done(); e.produce(runCtx) }()

@@ -94,10 +94,15 @@ func (e *Engine) finish(endpointID string) {
 	free := e.cfg.Concurrency - int(e.inFlight.Add(-1))
 	e.sends.Done()
 	if room || free == max(1, e.cfg.ClaimBatch/2) {
-		select {
-		case e.wake <- struct{}{}:
-		default:
-		}
+		e.wakeProducer()
+	}
+}
+
+// wakeProducer makes the producer try a claim now, without blocking.
+func (e *Engine) wakeProducer() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
 	}
 }
 

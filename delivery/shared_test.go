@@ -1,0 +1,97 @@
+package delivery_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+	"github.com/herald-webhooks/herald/delivery"
+	"github.com/herald-webhooks/herald/internal/egress"
+	"github.com/herald-webhooks/herald/postgres"
+	"github.com/herald-webhooks/herald/signing"
+	"github.com/jackc/pgx/v5"
+)
+
+// openShared opens a PostgreSQL store in a schema of the test's own
+// (dropped at the end), skipping without a test server.
+func openShared(t *testing.T) *postgres.Store {
+	t.Helper()
+	url := os.Getenv("HERALD_TEST_POSTGRES_URL")
+	if url == "" {
+		if os.Getenv("HERALD_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("HERALD_TEST_POSTGRES_URL is not set and HERALD_REQUIRE_POSTGRES=1")
+		}
+		t.Skip("HERALD_TEST_POSTGRES_URL is not set")
+	}
+	ctx := context.Background()
+	schema := fmt.Sprintf("herald_delivery_%d_%d", os.Getpid(), time.Now().UnixNano())
+	st, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		st.Close()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Error(err)
+		}
+	})
+	return st
+}
+
+// TestSharedStoreClaimsAgainOnceResultsAreWritten checks that on a shared
+// store, whose claims count an endpoint's deliveries as sending until
+// their results are written, the engine claims again when a batch of
+// results is written, instead of sleeping until its next poll with room
+// its last claim did not see.
+func TestSharedStoreClaimsAgainOnceResultsAreWritten(t *testing.T) {
+	st := openShared(t)
+	ctx := context.Background()
+	now := time.Now()
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApplication, now), Name: "shared", CreatedAt: now, UpdatedAt: now}
+	if err := st.ApplicationCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, URL: rc.URL,
+		Secrets: []herald.EndpointSecret{{Key: signing.NewSecret()}}, CreatedAt: now, UpdatedAt: now}
+	if err := st.EndpointCreate(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	for i := range n {
+		m := &herald.Message{ID: herald.NewID(herald.PrefixMessage, time.Now()), AppID: app.ID, EventType: "a.b",
+			Payload: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), PayloadRetentionDays: 90, CreatedAt: now}
+		if _, err := st.MessageCreate(ctx, m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eng := delivery.New(delivery.Config{
+		PerEndpoint:  2,         // 20 rounds of 2
+		PollInterval: time.Hour, // no rescue by polling
+		HTTPClient:   egress.NewClient(egress.Config{Timeout: 5 * time.Second, AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}),
+	}, st)
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		eng.Stop(stopCtx)
+	}()
+	waitFor(t, 30*time.Second, "every delivery without polling", func() bool { return len(rc.got()) == n })
+	if m := rc.maxConcurrent(); m > 2 {
+		t.Errorf("%d attempts in flight at once, want at most 2", m)
+	}
+}

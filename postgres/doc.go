@@ -79,4 +79,10 @@
 // accepted by one node wakes the delivery workers of every node. The
 // channel is herald_deliveries, qualified by the schema when Config.Schema
 // is set.
+//
+// # Import
+//
+// Import copies what a herald.Exporter streams (the embedded store, for
+// herald migrate-store) into an empty schema with COPY, in one
+// transaction, converting each value by its column's type (ADR 10).
 package postgres

@@ -49,4 +49,10 @@
 // deliveries by endpoint, one index seek per endpoint with pending
 // deliveries, so that no backlog can hide the due deliveries of other
 // endpoints and no claim reads a whole backlog.
+//
+// # Export
+//
+// Export (herald.Exporter) streams every table of user data from one read
+// snapshot as store-neutral values, for herald migrate-store; see
+// exportTables for what is copied and ADR 10.
 package sqlite

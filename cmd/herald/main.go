@@ -1,8 +1,9 @@
 // Command herald runs the Herald webhook service.
 //
-//	herald serve     run the API and the delivery engine
-//	herald bench     run the benchmark
-//	herald version   print the version
+//	herald serve           run the API and the delivery engine
+//	herald migrate-store   copy the embedded database into PostgreSQL
+//	herald bench           run the benchmark
+//	herald version         print the version
 package main
 
 import (
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 	switch cmd, rest := args[1], args[2:]; cmd {
 	case "serve":
 		return runServe(ctx, rest, environ, stdout, stderr)
+	case "migrate-store":
+		return runMigrateStore(ctx, rest, environ, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
@@ -60,6 +63,8 @@ func usage(w io.Writer) {
 
 Usage:
   herald serve [flags]   run the API and the delivery engine (herald serve -h lists the flags)
+  herald migrate-store --data-dir DIR --database-url postgres://... [--database-schema S]
+                         copy the embedded database of DIR into an empty PostgreSQL schema
   herald bench [flags]   measure throughput, latency, fan-out, isolation and backlog (herald bench -h)
   herald version         print the version
 `)

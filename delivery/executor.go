@@ -220,15 +220,17 @@ func (e *Engine) logAttempt(job *herald.DeliveryJob, res herald.DeliveryResult) 
 	e.log.Log(context.Background(), level, "delivery attempt", attrs...)
 }
 
-// truncateUTF8 returns at most n bytes of b as valid UTF-8.
+// truncateUTF8 returns at most n bytes of b as text every store can
+// keep: valid UTF-8 without NUL bytes, each invalid sequence and NUL
+// replaced by U+FFFD (PostgreSQL text holds neither).
 func truncateUTF8(b []byte, n int) string {
 	if len(b) > n {
 		b = b[:n]
 	}
-	if utf8.Valid(b) {
+	if utf8.Valid(b) && bytes.IndexByte(b, 0) < 0 {
 		return string(b)
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	return strings.ReplaceAll(strings.ToValidUTF8(string(b), "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.

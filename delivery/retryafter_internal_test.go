@@ -47,3 +47,20 @@ func TestBucket(t *testing.T) {
 		t.Errorf("rate 0 must not throttle")
 	}
 }
+
+func TestTruncateUTF8KeepsTextEveryStoreHolds(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"ok", 10, "ok"},
+		{"héllo", 2, "h\uFFFD"}, // cut inside é
+		{"bin\x00ary\xff", 64, "bin\uFFFDary\uFFFD"},
+		{"abcdef", 3, "abc"},
+	} {
+		if got := truncateUTF8([]byte(tc.in), tc.n); got != tc.want {
+			t.Errorf("truncateUTF8(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

@@ -95,3 +95,54 @@ func TestSharedStoreClaimsAgainOnceResultsAreWritten(t *testing.T) {
 		t.Errorf("%d attempts in flight at once, want at most 2", m)
 	}
 }
+
+// TestBinaryResponseIsRecordedOnPostgres checks that a response body with
+// a NUL byte and invalid UTF-8 (which PostgreSQL text cannot hold) is
+// recorded, with U+FFFD in their place, and the delivery is not sent
+// again.
+func TestBinaryResponseIsRecordedOnPostgres(t *testing.T) {
+	st := openShared(t)
+	ctx := context.Background()
+	now := time.Now()
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApplication, now), Name: "binary", CreatedAt: now, UpdatedAt: now}
+	if err := st.ApplicationCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.Write([]byte("bin\x00ary\xff")) })
+	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, URL: rc.URL,
+		Secrets: []herald.EndpointSecret{{Key: signing.NewSecret()}}, CreatedAt: now, UpdatedAt: now}
+	if err := st.EndpointCreate(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	m := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: "a.b",
+		Payload: json.RawMessage(`{}`), PayloadRetentionDays: 90, CreatedAt: now}
+	if _, err := st.MessageCreate(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	eng := delivery.New(delivery.Config{
+		HTTPClient: egress.NewClient(egress.Config{Timeout: 5 * time.Second, AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}),
+	}, st)
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		eng.Stop(stopCtx)
+	}()
+	var attempts []herald.Attempt
+	waitFor(t, 10*time.Second, "the attempt recorded", func() bool {
+		p, err := st.AttemptList(ctx, app.ID, herald.AttemptFilter{MsgID: m.ID}, herald.ListParams{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attempts = p.Items
+		return len(attempts) > 0
+	})
+	if a := attempts[0]; a.Status != herald.StatusSuccess || a.Response != "bin\uFFFDary\uFFFD" {
+		t.Fatalf("attempt status %v, response %q; want success, %q", a.Status, a.Response, "bin\uFFFDary\uFFFD")
+	}
+	if n := len(rc.got()); n != 1 {
+		t.Fatalf("receiver got %d requests, want 1", n)
+	}
+}

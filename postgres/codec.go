@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/herald-webhooks/herald"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -270,4 +271,15 @@ type args []any
 func (a *args) add(v any) string {
 	*a = append(*a, v)
 	return "$" + strconv.Itoa(len(*a))
+}
+
+// pgText returns s as PostgreSQL text can hold it: each NUL byte and
+// invalid UTF-8 sequence replaced by U+FFFD. A receiver's response body,
+// say, may hold either, and one such attempt must not fail the batch of
+// results it is written with.
+func pgText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

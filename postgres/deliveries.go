@@ -87,7 +87,7 @@ func completeArgs(results []herald.DeliveryResult) ([]any, bool) {
 	for i := range results {
 		a := &results[i].Attempt
 		ids[i], deliveryIDs[i], appIDs[i], msgIDs[i] = a.ID, a.DeliveryID, a.AppID, a.MsgID
-		endpointIDs[i], urls[i], responses[i] = a.EndpointID, a.URL, a.Response
+		endpointIDs[i], urls[i], responses[i] = a.EndpointID, a.URL, pgText(a.Response)
 		statuses[i], triggers[i], codes[i] = int16(a.Status), int16(a.Trigger), int32(a.ResponseStatusCode)
 		durations[i], created[i] = a.ResponseDurationMs, a.CreatedAt
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/herald-webhooks/herald"
 )
@@ -94,10 +92,10 @@ func converter(c columnInfo) (convertFunc, error) {
 func textValue(v any) (any, error) {
 	t, err := accept[string](v)
 	s, ok := t.(string)
-	if !ok || (utf8.ValidString(s) && strings.IndexByte(s, 0) < 0) {
+	if !ok {
 		return t, err
 	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD"), nil
+	return pgText(s), nil
 }
 
 // accept passes v through when it is nil or a T (a nil slice becomes

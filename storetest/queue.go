@@ -10,6 +10,7 @@ import (
 var queueTests = []test{
 	{"DeliveryComplete", testDeliveryComplete},
 	{"DeliveryCompleteSkipsDeleted", testDeliveryCompleteSkipsDeleted},
+	{"DeliveryCompleteAnyResponseBytes", testDeliveryCompleteAnyResponseBytes},
 	{"DeliveryRescue", testDeliveryRescue},
 	{"DeliveryNextDue", testDeliveryNextDue},
 	{"DeliveryResend", testDeliveryResend},
@@ -371,4 +372,30 @@ func testEndpointStats(t *testing.T, f *fixture) {
 	}
 	_, err = f.s.EndpointStats(f.ctx, a.ID, "ep_missing", at(0), at(100_000))
 	wantCode(t, err, herald.ENotFound, "EndpointStats unknown endpoint")
+}
+
+// testDeliveryCompleteAnyResponseBytes checks that a response with a NUL
+// byte and invalid UTF-8 does not fail the batch it is written in: the
+// store keeps it as is or with U+FFFD in their place.
+func testDeliveryCompleteAnyResponseBytes(t *testing.T, f *fixture) {
+	a := f.app()
+	f.endpoint(a.ID)
+	f.message(a.ID)
+	f.message(a.ID)
+	jobs := f.claimAll(at(1_000))
+	if len(jobs) != 2 {
+		t.Fatalf("claimed %d, want 2", len(jobs))
+	}
+	odd := result(jobs[0], herald.StatusSuccess, 200, at(2_000))
+	odd.Attempt.Response = "bin\x00ary\xff"
+	plain := result(jobs[1], herald.StatusSuccess, 200, at(2_000))
+	must(t, f.s.DeliveryComplete(f.ctx, []herald.DeliveryResult{odd, plain}), "DeliveryComplete")
+	got, err := f.s.AttemptGet(f.ctx, a.ID, odd.Attempt.MsgID, odd.Attempt.ID)
+	must(t, err, "AttemptGet")
+	if got.Response != odd.Attempt.Response && got.Response != "bin\uFFFDary\uFFFD" {
+		t.Fatalf("response %q, want %q or %q", got.Response, odd.Attempt.Response, "bin\uFFFDary\uFFFD")
+	}
+	if _, err := f.s.AttemptGet(f.ctx, a.ID, plain.Attempt.MsgID, plain.Attempt.ID); err != nil {
+		t.Fatalf("the other attempt of the batch: %v", err)
+	}
 }

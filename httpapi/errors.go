@@ -1,13 +1,19 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/herald-webhooks/herald"
 )
+
+// errTimedOut answers a request whose deadline passed before a store
+// call it made returned, whatever the store made of it.
+var errTimedOut = herald.Errorf(herald.EUnavailable, "The request took too long; try again")
 
 // errorMapping is how one domain error code is shown to clients.
 type errorMapping struct {
@@ -61,6 +67,9 @@ func writeError(w http.ResponseWriter, err error, log *slog.Logger) {
 		}
 		writeJSON(w, http.StatusUnprocessableEntity, out)
 		return
+	}
+	if herald.ErrorCode(err) == herald.EInternal && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%w: %w", errTimedOut, err) // the request's deadline (Config.Timeout) passed
 	}
 	code := herald.ErrorCode(err)
 	m, ok := errorTable[code]

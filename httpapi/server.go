@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +24,11 @@ type Config struct {
 	IdempotencyTTL time.Duration
 	// PortalTokenTTL is the lifetime of app-portal tokens. Default 7 days.
 	PortalTokenTTL time.Duration
+	// Timeout bounds the context of each request, and so its store
+	// calls: when the database hangs or cannot be reached, the request
+	// answers 503 with the error body once it passes, instead of waiting
+	// for as long as the client does. Default 10s.
+	Timeout time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Logger receives request errors. Default: discard.
@@ -38,6 +44,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PortalTokenTTL <= 0 {
 		c.PortalTokenTTL = 7 * 24 * time.Hour
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -62,7 +71,16 @@ func NewServer(cfg Config, store herald.Store) http.Handler {
 	s := &server{cfg: cfg, store: store, log: cfg.Logger, keys: newKeyLocks()}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.recoverPanics(jsonMisses(mux))
+	return s.recoverPanics(s.bounded(jsonMisses(mux)))
+}
+
+// bounded gives each request's context the deadline of cfg.Timeout.
+func (s *server) bounded(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.Timeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // jsonMisses answers requests that match no route with Svix's error body:

@@ -18,6 +18,10 @@ import (
 // maintenanceRole is the name nodes stand for election under.
 const maintenanceRole = "maintenance"
 
+// taskTimeout bounds one run of a maintenance task, so that a database
+// that hangs cannot stop the leader from renewing its term afterwards.
+const taskTimeout = time.Minute
+
 // MaintenanceStore is what maintenance needs of the store.
 type MaintenanceStore interface {
 	herald.LeaderStore
@@ -193,7 +197,11 @@ func (m *Maintainer) run(ctx context.Context) {
 // campaign stands for (or renews) leadership. A failed attempt counts as
 // lost: the term may end before the store can be asked again.
 func (m *Maintainer) campaign(ctx context.Context, now time.Time) {
-	leads, err := m.store.LeaderAttempt(ctx, maintenanceRole, m.cfg.Node, now, now.Add(m.cfg.Term))
+	// An answer later than a third of the term could come after the term
+	// it renews has ended.
+	attemptCtx, cancel := context.WithTimeout(ctx, m.cfg.Term/3)
+	defer cancel()
+	leads, err := m.store.LeaderAttempt(attemptCtx, maintenanceRole, m.cfg.Node, now, now.Add(m.cfg.Term))
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -227,7 +235,9 @@ func (m *Maintainer) runDue(ctx context.Context) time.Time {
 		now := m.cfg.Now()
 		if t.last.IsZero() || !now.Before(t.last.Add(t.interval)) {
 			t.last = now
-			n, err := t.run(ctx, now)
+			taskCtx, cancel := context.WithTimeout(ctx, taskTimeout)
+			n, err := t.run(taskCtx, now)
+			cancel()
 			switch {
 			case err != nil && ctx.Err() == nil:
 				m.log.Warn(t.name, "err", err)

@@ -7,6 +7,11 @@ import (
 	"github.com/herald-webhooks/herald"
 )
 
+// storeTimeout bounds each claim and queue read, so that a database that
+// hangs (rather than refusing connections) cannot stall the producer: it
+// retries after PollInterval, as after any failed claim.
+const storeTimeout = 30 * time.Second
+
 // produce claims due deliveries while there are free slots and hands each
 // to its own executor goroutine. When a claim comes back short it sleeps
 // until the store reports new work, a delivery finishes, or the next
@@ -40,6 +45,8 @@ func (e *Engine) produce(ctx context.Context) {
 // were not claimable (their endpoints are busy or throttled: a finishing
 // delivery wakes the producer earlier).
 func (e *Engine) untilNextDue(ctx context.Context) time.Duration {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
 	next, ok, err := e.store.DeliveryNextDue(ctx)
 	if err != nil || !ok {
 		return e.cfg.PollInterval
@@ -68,7 +75,9 @@ func (e *Engine) claimAndDispatch(ctx context.Context, limit int) (int, error) {
 		p.PerEndpoint = min(e.cfg.PerEndpoint, e.limits.maxClaimed)
 		p.ClusterPerEndpoint = e.cfg.PerEndpoint
 	}
-	jobs, err := e.store.DeliveryClaim(ctx, p)
+	claimCtx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	jobs, err := e.store.DeliveryClaim(claimCtx, p)
 	if err != nil {
 		return 0, err
 	}

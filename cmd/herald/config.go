@@ -77,6 +77,9 @@ type Config struct {
 	// embedded store, which rescues every lease when it starts, about 4
 	// minutes.
 	DeliveryLease time.Duration
+	// APITimeout bounds the handling of each API request; past it the
+	// request answers 503 (a database that hangs, say). Default 10s.
+	APITimeout time.Duration
 	// LeaderTerm is how long the node elected to run maintenance (lease
 	// rescue, purges) leads without renewing: the longest maintenance
 	// waits for a new leader after its leader dies. Default 15s.
@@ -152,6 +155,11 @@ func settings() []setting {
 		{"concurrency", "HERALD_CONCURRENCY", "2048", "most deliveries claimed and in flight", intSetting(func(c *Config, n int) { c.Concurrency = n }, 1, 100000)},
 		{"endpoint-concurrency", "HERALD_ENDPOINT_CONCURRENCY", "32", "most attempts in flight to one endpoint", intSetting(func(c *Config, n int) { c.EndpointConcurrency = n }, 1, 10000)},
 		{"max-body-bytes", "HERALD_MAX_BODY_BYTES", "1048576", "largest API request body", intSetting(func(c *Config, n int) { c.MaxBodyBytes = int64(n) }, 1024, 64<<20)},
+		{"api-timeout", "HERALD_API_TIMEOUT", "10s", "longest an API request may take before it answers 503", func(c *Config, v string) error {
+			d, err := parsePositiveDuration(v)
+			c.APITimeout = d
+			return err
+		}},
 		{"shutdown-timeout", "HERALD_SHUTDOWN_TIMEOUT", "10s", "how long SIGTERM waits for in-flight attempts", func(c *Config, v string) error {
 			d, err := parsePositiveDuration(v)
 			c.ShutdownTimeout = d

@@ -112,7 +112,7 @@ func startPostgresNodes(t *testing.T, url string, n int, logs *syncBuffer) []*be
 		p, err := startServeProcess(bin, t.TempDir(), []string{
 			"HERALD_ADMIN_TOKEN=" + testToken, "HERALD_DATABASE_URL=" + url,
 			"HERALD_RETRY_SCHEDULE=200ms,400ms,800ms,1s,1s,1s,1s,1s", "HERALD_RETRY_JITTER=0",
-			"HERALD_REQUEST_TIMEOUT=5s", "HERALD_SHUTDOWN_TIMEOUT=5s",
+			"HERALD_REQUEST_TIMEOUT=5s", "HERALD_SHUTDOWN_TIMEOUT=5s", "HERALD_API_TIMEOUT=3s",
 		}, logs)
 		if err != nil {
 			t.Fatalf("node %d: %v\n%s", i, err, logs.String())

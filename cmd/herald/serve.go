@@ -135,6 +135,7 @@ func startAPI(cfg Config, token string, store herald.Store, logger *slog.Logger)
 			AdminToken:   token,
 			PublicURL:    cfg.PublicURL,
 			MaxBodyBytes: cfg.MaxBodyBytes,
+			Timeout:      cfg.APITimeout,
 			Logger:       logger,
 		}, store),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -177,7 +177,7 @@ type DeliveryJob struct {
 	Endpoint Endpoint
 	// NotBefore, when set, is the earliest the attempt may start: a shared
 	// store paces a throttled endpoint's attempts across every process
-	// (ClaimParams.ClusterPerEndpoint).
+	// (ClaimParams.Node).
 	NotBefore time.Time
 }
 

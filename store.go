@@ -120,21 +120,26 @@ type ClaimParams struct {
 	ExcludeEndpoints []string
 	// LeaseUntil is stored on each claimed delivery.
 	LeaseUntil time.Time
-	// ClusterPerEndpoint, when positive, makes the per-endpoint limits
-	// hold across every process claiming from the store. Only stores whose
-	// DeliveryShared reports true are given it. The claim then takes, for
-	// each endpoint, no more than ClusterPerEndpoint minus the endpoint's
-	// deliveries sending already (claimed by any process), and no two
-	// claims for one endpoint run at once. The claimed deliveries of an
-	// endpoint with a ThrottleRate get NotBefore times spaced 1/rate
-	// apart, following on from those given to earlier claims by any
-	// process, and none whose turn is more than ThrottleHorizon away is
-	// claimed.
-	ClusterPerEndpoint int
+	// Node names the claiming process, for a store that several processes
+	// claim from (DeliveryShared reports true; others ignore it). An
+	// endpoint's deliveries are then claimed by one process at a time, its
+	// owner, so that the limits the owner holds in memory (attempts in
+	// flight to the endpoint) hold across every process: the claim takes
+	// deliveries only of endpoints that no other process owns, or whose
+	// owner's last lease has ended, and makes Node their owner until
+	// LeaseUntil. The claimed deliveries of an endpoint with a
+	// ThrottleRate get NotBefore times spaced 1/rate apart, following on
+	// from those given to earlier claims, and none whose turn is more than
+	// ThrottleHorizon away is claimed.
+	Node string
+	// ReleaseEndpoints, with Node, are endpoints that Node owns and has no
+	// claimed delivery of any more: other processes may claim them at
+	// once. Those among the endpoints this claim takes are kept.
+	ReleaseEndpoints []string
 }
 
 // ThrottleHorizon is how far ahead of its turn a shared store lets a
-// delivery of a throttled endpoint be claimed (ClusterPerEndpoint).
+// delivery of a throttled endpoint be claimed (ClaimParams.Node).
 const ThrottleHorizon = time.Second
 
 // DeliveryResult is the outcome of one attempt, to be written by
@@ -165,7 +170,9 @@ type DeliveryStore interface {
 	// for a delivery that no longer exists (endpoint deleted) is skipped.
 	DeliveryComplete(ctx context.Context, results []DeliveryResult) error
 	// DeliveryRescue returns sending deliveries whose lease ends before
-	// leaseBefore to pending, due now, and reports how many.
+	// leaseBefore to pending, due now, and reports how many. A shared store
+	// also ends endpoint ownerships (ClaimParams.Node) that ended before
+	// leaseBefore.
 	DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) (int, error)
 	// DeliveryNextDue returns the earliest NextAttemptAt of a pending
 	// delivery, and false when none is pending.
@@ -179,9 +186,9 @@ type DeliveryStore interface {
 	// [since, until), and reports how many.
 	DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
 	// DeliveryShared reports whether several processes may claim from the
-	// store at once (PostgreSQL). Their per-endpoint limits must then be
-	// held by the store (ClaimParams.ClusterPerEndpoint), not by each
-	// process on its own.
+	// store at once (PostgreSQL). Claims then name their process
+	// (ClaimParams.Node), and the store gives each endpoint to one process
+	// at a time, so that per-endpoint limits hold across processes.
 	DeliveryShared() bool
 	// DeliveryNotify returns a channel that receives a value (without
 	// blocking the sender; several events may merge into one) whenever new

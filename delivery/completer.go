@@ -19,17 +19,14 @@ const (
 // completer writes attempt results to the store in batches, so that many
 // attempts share one commit.
 type completer struct {
-	store   herald.DeliveryStore
-	log     *slog.Logger
-	in      chan herald.DeliveryResult
-	wg      sync.WaitGroup
-	written func() // called after each batch is written, if set
+	store herald.DeliveryStore
+	log   *slog.Logger
+	in    chan herald.DeliveryResult
+	wg    sync.WaitGroup
 }
 
-// newCompleter starts a completer; written, if not nil, is called after
-// each batch is written.
-func newCompleter(store herald.DeliveryStore, log *slog.Logger, written func()) *completer {
-	c := &completer{store: store, log: log, in: make(chan herald.DeliveryResult, 4*completeBatch), written: written}
+func newCompleter(store herald.DeliveryStore, log *slog.Logger) *completer {
+	c := &completer{store: store, log: log, in: make(chan herald.DeliveryResult, 4*completeBatch)}
 	c.wg.Add(1)
 	go func() { defer c.wg.Done(); c.run() }()
 	return c
@@ -65,9 +62,6 @@ func (c *completer) run() {
 		}
 		timer.Stop()
 		c.write(batch)
-		if c.written != nil {
-			c.written()
-		}
 	}
 }
 

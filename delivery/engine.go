@@ -57,6 +57,9 @@ type Config struct {
 	// on, no redirects) with RequestTimeout, keeping up to Concurrency idle
 	// connections per host.
 	HTTPClient *http.Client
+	// Node names this process in claims on a store that several processes
+	// share (herald.ClaimParams.Node). Default: NodeName().
+	Node string
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Logger receives the engine's logs. Default: discard.
@@ -94,6 +97,9 @@ func (c Config) withDefaults() Config {
 	if c.HTTPClient == nil {
 		c.HTTPClient = egress.NewClient(egress.Config{Timeout: c.RequestTimeout, MaxIdleConnsPerHost: c.Concurrency})
 	}
+	if c.Node == "" {
+		c.Node = NodeName()
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -111,7 +117,8 @@ type Engine struct {
 	log    *slog.Logger
 	limits *limits
 
-	shared   bool          // the store holds per-endpoint limits for every process
+	shared   bool          // other processes claim from the store too
+	idle     idleSet       // endpoints to release, on a shared store
 	wake     chan struct{} // wakes the producer when a delivery finishes
 	inFlight atomic.Int64  // deliveries claimed and not finished
 
@@ -161,14 +168,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	runCtx, stopRun := context.WithCancel(base)
 	e.sendCtx, e.stopSends = context.WithCancel(base)
 	e.stopRun = stopRun
-	var written func()
-	if e.shared {
-		// The store counts an endpoint's deliveries as sending until
-		// their results are written: claim again once they are, or the
-		// producer could sleep with room that its last claim did not see.
-		written = e.wakeProducer
-	}
-	e.done = newCompleter(e.store, e.log, written)
+	e.done = newCompleter(e.store, e.log)
 	e.started = true
 	e.loops.Add(1)
 	go func() { defer e.loops.Done(); e.produce(runCtx) }()
@@ -203,12 +203,14 @@ func (e *Engine) Stop(ctx context.Context) {
 }
 
 // leaseFor is how long a claim may take, unless Lease is set. On a
-// shared store: the throttle's wait (the store gives out turns up to
-// herald.ThrottleHorizon ahead) and the attempt; no delivery waits for
-// a slot, since the store claims no more for an endpoint than its slots.
-// Otherwise: waiting for the endpoint's slots (the attempts claimed ahead
-// of it, claimAhead rounds at most), throttling (at most one claim's worth
-// of attempts at the lowest rate, 1/s) and the attempt itself.
+// shared store, where a dead process's deliveries wait for their lease to
+// end, it is short: the throttle's wait (the store gives out turns up to
+// herald.ThrottleHorizon ahead) and one attempt; a delivery claimed ahead
+// that would not start its attempt in time is left to the lease (see
+// execute). Otherwise: waiting for the endpoint's slots (the attempts
+// claimed ahead of it, claimAhead rounds at most), throttling (at most one
+// claim's worth of attempts at the lowest rate, 1/s) and the attempt
+// itself.
 func (e *Engine) leaseFor() time.Duration {
 	switch {
 	case e.cfg.Lease > 0:

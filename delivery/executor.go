@@ -26,9 +26,10 @@ const maxReadBytes = 64 << 10
 const slowAttemptMs = 1000
 
 // execute waits for the endpoint's throttle turn (given by a shared store,
-// else by this process's bucket) and slot, makes the
-// attempt and hands the result to the completer. On shutdown it gives up
-// without a result: the lease brings the delivery back.
+// else by this process's bucket) and slot, checks that the lease still
+// covers an attempt, makes the attempt and hands the result to the
+// completer. On shutdown it gives up without a result: the lease brings the
+// delivery back.
 func (e *Engine) execute(job *herald.DeliveryJob, st *endpointState) {
 	ctx := e.sendCtx
 	switch rate := job.Endpoint.ThrottleRate; {
@@ -46,7 +47,7 @@ func (e *Engine) execute(job *herald.DeliveryJob, st *endpointState) {
 		return
 	}
 	defer st.release()
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || !e.leaseCovers(job) {
 		return
 	}
 	res, ok := e.attempt(ctx, job)
@@ -56,6 +57,20 @@ func (e *Engine) execute(job *herald.DeliveryJob, st *endpointState) {
 	a := &res.Attempt
 	e.limits.observe(st, a.ResponseStatusCode == 0 || a.ResponseDurationMs > slowAttemptMs)
 	e.done.add(res)
+}
+
+// leaseCovers reports whether the job's lease lasts until its attempt
+// would time out. A delivery that waited too long for its turn or its slot
+// is left alone: its lease brings it back to the queue, where another
+// process may take it, and it must not then be sent by both.
+func (e *Engine) leaseCovers(job *herald.DeliveryJob) bool {
+	lease := job.Delivery.LeaseUntil
+	if lease.IsZero() || !e.cfg.Now().Add(e.cfg.RequestTimeout).After(lease) {
+		return true
+	}
+	e.log.Warn("delivery left to its lease: too little of it is left for the attempt",
+		"msg_id", job.Message.ID, "endpoint_id", job.Endpoint.ID, "lease_until", lease)
+	return false
 }
 
 // attempt makes one HTTP attempt and returns the result to write; false

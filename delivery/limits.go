@@ -52,21 +52,21 @@ func (l *limits) claimed(id string) *endpointState {
 
 // finished records that a claimed delivery for id is done, and drops idle
 // state.
-// It reports whether the endpoint has room for a claim worth making: half
-// its bound or more is free.
-func (l *limits) finished(id string, now time.Time) (room bool) {
+// It reports whether the endpoint has room for a claim worth making (half
+// its bound or more is free), and whether it has no claimed delivery left.
+func (l *limits) finished(id string, now time.Time) (room, idle bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.eps[id]
 	if s == nil {
-		return true
+		return true, true
 	}
 	s.claimed--
-	room = s.claimed <= l.bound(s)/2
+	room, idle = s.claimed <= l.bound(s)/2, s.claimed <= 0
 	if s.claimed <= 0 && !s.bucket.busy(now) {
 		delete(l.eps, id)
 	}
-	return room
+	return room, idle
 }
 
 // bound is how many deliveries may be claimed for the endpoint at once.

@@ -57,7 +57,7 @@ type MaintenanceConfig struct {
 
 func (c MaintenanceConfig) withDefaults() MaintenanceConfig {
 	if c.Node == "" {
-		c.Node = defaultNodeName()
+		c.Node = NodeName()
 	}
 	if c.Term <= 0 {
 		c.Term = 15 * time.Second
@@ -77,9 +77,10 @@ func (c MaintenanceConfig) withDefaults() MaintenanceConfig {
 	return c
 }
 
-// defaultNodeName is host-pid-random: unique among live processes, and
-// readable in the leaders table.
-func defaultNodeName() string {
+// NodeName returns a name for this process among those sharing a store:
+// host name, process ID and a random suffix, unique among live processes
+// and readable in the store's tables.
+func NodeName() string {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)

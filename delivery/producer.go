@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/herald-webhooks/herald"
@@ -70,15 +71,16 @@ func (e *Engine) claimAndDispatch(ctx context.Context, limit int) (int, error) {
 		LeaseUntil:       now.Add(e.leaseFor()),
 	}
 	if e.shared {
-		// Other processes claim too: the store holds the endpoint's bound
-		// for all of them, so no process claims ahead.
-		p.PerEndpoint = min(e.cfg.PerEndpoint, e.limits.maxClaimed)
-		p.ClusterPerEndpoint = e.cfg.PerEndpoint
+		// Other processes claim too: the store gives each endpoint to one
+		// of them at a time, and this one gives back those it is done with.
+		p.Node = e.cfg.Node
+		p.ReleaseEndpoints = e.idle.take()
 	}
 	claimCtx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	jobs, err := e.store.DeliveryClaim(claimCtx, p)
 	if err != nil {
+		e.idle.add(p.ReleaseEndpoints...) // still to release
 		return 0, err
 	}
 	for i := range jobs {
@@ -99,7 +101,10 @@ func (e *Engine) claimAndDispatch(ctx context.Context, limit int) (int, error) {
 // free global slots just reached half a claim batch. (Otherwise every
 // finish would cost a claim of one delivery.)
 func (e *Engine) finish(endpointID string) {
-	room := e.limits.finished(endpointID, e.cfg.Now())
+	room, idle := e.limits.finished(endpointID, e.cfg.Now())
+	if idle && e.shared {
+		e.idle.add(endpointID)
+	}
 	free := e.cfg.Concurrency - int(e.inFlight.Add(-1))
 	e.sends.Done()
 	if room || free == max(1, e.cfg.ClaimBatch/2) {
@@ -126,4 +131,35 @@ func (e *Engine) waitForWork(ctx context.Context, d time.Duration) {
 	case <-e.wake:
 	case <-timer.C:
 	}
+}
+
+// idleSet collects the endpoints this process has no claimed delivery of
+// any more, to release at the next claim on a shared store.
+type idleSet struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+// add puts ids in the set.
+func (s *idleSet) add(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = map[string]bool{}
+	}
+	for _, id := range ids {
+		s.ids[id] = true
+	}
+}
+
+// take empties the set and returns what it held.
+func (s *idleSet) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.ids))
+	for id := range s.ids {
+		out = append(out, id)
+	}
+	clear(s.ids)
+	return out
 }

@@ -102,7 +102,10 @@ func (c *claimer) run(ctx context.Context, q querier) error {
 	// Endpoints at their bound are left out too. Those with room left may
 	// return more rows than they can take, which pick skips; they number
 	// at most the deliveries claimed so far, so Limit rows always suffice.
-	excluded := append([]string{}, c.p.ExcludeEndpoints...) // never NULL: "<> ALL" would filter every row
+	excluded := []string{} // never NULL: "<> ALL" would filter every row
+	for id := range c.excluded {
+		excluded = append(excluded, id)
+	}
 	if c.p.PerEndpoint > 0 {
 		for id, n := range c.claimed {
 			if n >= c.p.PerEndpoint {
@@ -123,8 +126,12 @@ func (c *claimer) claim(ctx context.Context, q querier, due []dueRow) error {
 		jobs []herald.DeliveryJob
 		err  error
 	)
-	if c.p.ClusterPerEndpoint > 0 {
-		jobs, err = claimShared(ctx, q, c.pickRows(due), c.p)
+	if c.p.Node != "" {
+		picks := c.pickRows(due)
+		if jobs, err = claimOwned(ctx, q, picks, c.p); err == nil {
+			c.excludeFull(picks, jobs)
+			c.p.ReleaseEndpoints = nil // done
+		}
 	} else {
 		jobs, err = claimIDs(ctx, q, c.pick(due), c.p)
 	}
@@ -136,6 +143,25 @@ func (c *claimer) claim(ctx context.Context, q querier, due []dueRow) error {
 	}
 	c.jobs = append(c.jobs, jobs...)
 	return nil
+}
+
+// excludeFull leaves out of the rest of the claim the endpoints of which a
+// shared claim took fewer than were picked: another node owns them, or
+// their throttle allows no more for now, so reading more of their
+// deliveries would be wasted.
+func (c *claimer) excludeFull(picks []dueRow, jobs []herald.DeliveryJob) {
+	left := map[string]int{}
+	for _, r := range picks {
+		left[r.endpointID]++
+	}
+	for _, j := range jobs {
+		left[j.Delivery.EndpointID]--
+	}
+	for id, n := range left {
+		if n > 0 {
+			c.excluded[id] = true
+		}
+	}
 }
 
 // pick returns the IDs of the rows of due to claim, in order, within the

@@ -8,47 +8,63 @@ import (
 	"github.com/herald-webhooks/herald"
 )
 
-// TestSharedClaimSkipsAnEndpointAnotherClaimHolds checks that a shared
-// claim neither waits for nor double-counts an endpoint that another
-// node's claim holds: it leaves that endpoint alone for the round and
-// claims the others.
-func TestSharedClaimSkipsAnEndpointAnotherClaimHolds(t *testing.T) {
+// TestOwnershipIsDecidedOnTheLatestCommit checks that a node's claim
+// cannot take an endpoint that another node took after the claim began:
+// the claim waits for the other's transaction and then sees its owner,
+// rather than deciding on a snapshot from before.
+func TestOwnershipIsDecidedOnTheLatestCommit(t *testing.T) {
 	url := testURL(t)
 	s := openTest(t, url, newSchema(t, url))
-	w := newWorld(t, s, 2)
-	base := time.Now().UTC().Add(-time.Minute)
-	w.createMessages(t, base, 3) // 3 deliveries to each endpoint
+	w := newWorld(t, s, 1)
+	w.createMessages(t, time.Now().UTC().Add(-time.Minute), 3)
 	ctx := context.Background()
-	held := w.endpoints[0]
+	ep := w.endpoints[0]
 
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rollback(tx)
-	if _, err := tx.Exec(ctx, "SELECT 1 FROM endpoints WHERE id = $1 FOR NO KEY UPDATE", held.ID); err != nil {
+	if _, err := tx.Exec(ctx, "INSERT INTO endpoint_owners (endpoint_id, node, until) VALUES ($1, 'x', $2)",
+		ep.ID, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	claimCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	p := herald.ClaimParams{Now: time.Now(), Limit: 100, ClusterPerEndpoint: 8, LeaseUntil: time.Now().Add(time.Minute)}
-	jobs, err := s.DeliveryClaim(claimCtx, p)
-	if err != nil {
-		t.Fatalf("DeliveryClaim while another transaction holds an endpoint: %v", err)
+	type result struct {
+		jobs []herald.DeliveryJob
+		err  error
 	}
-	if len(jobs) != 3 {
-		t.Fatalf("claimed %d, want the free endpoint's 3", len(jobs))
-	}
-	for _, j := range jobs {
-		if j.Delivery.EndpointID == held.ID {
-			t.Fatal("claimed a delivery of the endpoint another claim holds")
+	done := make(chan result, 1)
+	go func() {
+		now := time.Now()
+		jobs, err := s.DeliveryClaim(ctx, herald.ClaimParams{Now: now, Limit: 10, Node: "b", LeaseUntil: now.Add(time.Minute)})
+		done <- result{jobs, err}
+	}()
+	// The claim waits for x's uncommitted ownership.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
 		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("the claim did not wait for the other node's ownership: took %d (err %v)", len(r.jobs), r.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the claim never waited for the other node's ownership")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	jobs, err = s.DeliveryClaim(ctx, p)
-	if err != nil || len(jobs) != 3 {
-		t.Fatalf("after the other claim ended: claimed %d (err %v), want the held endpoint's 3", len(jobs), err)
+	r := <-done
+	if r.err != nil || len(r.jobs) != 0 {
+		t.Fatalf("claim as b took %d deliveries (err %v) of an endpoint x owns", len(r.jobs), r.err)
 	}
 }

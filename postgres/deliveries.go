@@ -104,7 +104,10 @@ func (s *Store) DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) 
 			WHERE status = `+sqlSending+` AND lease_until < $2`, now, leaseBefore)
 		n = int(tag.RowsAffected())
 		w.notify = err == nil && n > 0
-		return err
+		if err != nil {
+			return err
+		}
+		return endedOwnershipsPurge(w.ctx, w.tx, leaseBefore)
 	})
 	return n, err
 }

@@ -11,7 +11,7 @@ import (
 var clusterTests = []test{
 	{"LeaderElection", testLeaderElection},
 	{"LeaderResign", testLeaderResign},
-	{"ClaimSharedInFlightBound", testClaimSharedInFlightBound},
+	{"ClaimSharedOwnership", testClaimSharedOwnership},
 	{"ClaimSharedConcurrentClaims", testClaimSharedConcurrentClaims},
 	{"ClaimSharedThrottle", testClaimSharedThrottle},
 }
@@ -65,18 +65,18 @@ func testLeaderResign(t *testing.T, f *fixture) {
 	}
 }
 
-// skipUnlessShared skips tests of the limits only shared stores hold.
+// skipUnlessShared skips tests of what only shared stores do.
 func skipUnlessShared(t *testing.T, f *fixture) {
 	if !f.s.DeliveryShared() {
 		t.Skip("the store is not shared: its one process holds the per-endpoint limits")
 	}
 }
 
-// sharedClaim claims at now with the cluster bound.
-func (f *fixture) sharedClaim(now time.Time, bound int) []herald.DeliveryJob {
+// claimAs claims at now as node, releasing release.
+func (f *fixture) claimAs(node string, now time.Time, release ...string) []herald.DeliveryJob {
 	f.t.Helper()
-	jobs, err := f.s.DeliveryClaim(f.ctx, herald.ClaimParams{Now: now, Limit: 100, ClusterPerEndpoint: bound,
-		LeaseUntil: now.Add(time.Minute)})
+	jobs, err := f.s.DeliveryClaim(f.ctx, herald.ClaimParams{Now: now, Limit: 100, Node: node,
+		ReleaseEndpoints: release, LeaseUntil: now.Add(time.Minute)})
 	must(f.t, err, "DeliveryClaim")
 	return jobs
 }
@@ -89,45 +89,52 @@ func countByEndpoint(jobs []herald.DeliveryJob) map[string]int {
 	return n
 }
 
-func testClaimSharedInFlightBound(t *testing.T, f *fixture) {
+// testClaimSharedOwnership checks that an endpoint's deliveries go to one
+// node at a time: the one that claimed them first, until it releases the
+// endpoint or its last lease ends.
+func testClaimSharedOwnership(t *testing.T, f *fixture) {
 	skipUnlessShared(t, f)
 	a := f.app()
-	e1 := f.endpoint(a.ID)
-	e2 := f.endpoint(a.ID, func(e *herald.Endpoint) { e.EventTypes = []string{"only.e2"} })
-	for range 6 {
-		f.message(a.ID)
+	e1 := f.endpoint(a.ID, func(e *herald.Endpoint) { e.EventTypes = []string{"for.e1"} })
+	e2 := f.endpoint(a.ID, func(e *herald.Endpoint) { e.EventTypes = []string{"for.e2"} })
+	for range 2 {
+		f.message(a.ID, func(m *herald.Message) { m.EventType = "for.e1" })
 	}
-	f.message(a.ID, func(m *herald.Message) { m.EventType = "only.e2" })
 	now := at(1_000_000)
-	first := f.sharedClaim(now, 3)
-	if n := countByEndpoint(first); n[e1.ID] != 3 || n[e2.ID] != 1 {
-		t.Fatalf("first claim took %v, want 3 of e1 (its bound) and e2's 1", n)
+	if got := countByEndpoint(f.claimAs("a", now)); got[e1.ID] != 2 {
+		t.Fatalf("node a claimed %v, want e1's 2", got)
 	}
-	if again := f.sharedClaim(now, 3); len(again) != 0 {
-		t.Fatalf("claimed %d more while e1 has 3 sending, its bound", len(again))
+	// More work for both endpoints: e1 stays a's, e2 is free.
+	for range 2 {
+		f.message(a.ID, func(m *herald.Message) { m.EventType = "for.e1" })
+		f.message(a.ID, func(m *herald.Message) { m.EventType = "for.e2" })
 	}
-	// One finishes: room for one more.
-	var done herald.DeliveryJob
-	for _, j := range first {
-		if j.Delivery.EndpointID == e1.ID {
-			done = j
-			break
-		}
+	if got := countByEndpoint(f.claimAs("b", now)); got[e1.ID] != 0 || got[e2.ID] != 2 {
+		t.Fatalf("node b claimed %v, want e2's 2 and none of e1, which a owns", got)
 	}
-	must(t, f.s.DeliveryComplete(f.ctx, []herald.DeliveryResult{result(done, herald.StatusSuccess, 200, now)}), "DeliveryComplete")
-	next := f.sharedClaim(now, 3)
-	if n := countByEndpoint(next); len(next) != 1 || n[e1.ID] != 1 {
-		t.Fatalf("after one finished, claimed %v, want 1 of e1", n)
+	if got := countByEndpoint(f.claimAs("a", now)); got[e1.ID] != 2 || got[e2.ID] != 0 {
+		t.Fatalf("node a claimed %v, want e1's 2 more and none of e2, which b owns", got)
 	}
-	// Without the cluster bound the rest are claimable at once.
-	// e1 has all 7 messages: 4 were claimed.
-	if rest := f.claimAll(now); len(rest) != 3 {
-		t.Fatalf("claim without the cluster bound took %d, want e1's other 3", len(rest))
+	// a releases e1: b may take it at once.
+	f.message(a.ID, func(m *herald.Message) { m.EventType = "for.e1" })
+	if got := f.claimAs("a", now.Add(-time.Hour), e1.ID); len(got) != 0 {
+		t.Fatalf("a claimed %d with nothing due", len(got))
+	}
+	if got := countByEndpoint(f.claimAs("b", now)); got[e1.ID] != 1 {
+		t.Fatalf("after a released e1, b claimed %v, want e1's 1", got)
+	}
+	// b's lease on e2 ends (it died): a may take e2.
+	f.message(a.ID, func(m *herald.Message) { m.EventType = "for.e2" })
+	if got := countByEndpoint(f.claimAs("a", now.Add(30*time.Second))); got[e2.ID] != 0 {
+		t.Fatalf("a claimed %v while b's lease on e2 runs", got)
+	}
+	if got := countByEndpoint(f.claimAs("a", now.Add(2*time.Minute))); got[e2.ID] != 1 {
+		t.Fatalf("after b's lease ended, a claimed %v, want e2's 1", got)
 	}
 }
 
 // testClaimSharedConcurrentClaims checks that claims running at once
-// (nodes) together stay within an endpoint's bound.
+// (nodes) never share an endpoint.
 func testClaimSharedConcurrentClaims(t *testing.T, f *fixture) {
 	skipUnlessShared(t, f)
 	a := f.app()
@@ -141,28 +148,31 @@ func testClaimSharedConcurrentClaims(t *testing.T, f *fixture) {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
-		total int
+		nodes = map[string]int{}
 	)
-	for range 8 {
+	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			node := string(rune('a' + i))
 			for range 5 {
-				jobs, err := f.s.DeliveryClaim(f.ctx, herald.ClaimParams{Now: now, Limit: 10, ClusterPerEndpoint: 4,
+				jobs, err := f.s.DeliveryClaim(f.ctx, herald.ClaimParams{Now: now, Limit: 3, Node: node,
 					LeaseUntil: now.Add(time.Minute)})
 				if err != nil {
 					t.Errorf("DeliveryClaim: %v", err)
 					return
 				}
-				mu.Lock()
-				total += len(jobs)
-				mu.Unlock()
+				if len(jobs) > 0 {
+					mu.Lock()
+					nodes[node] += len(jobs)
+					mu.Unlock()
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	if total != 4 {
-		t.Fatalf("concurrent claims took %d deliveries of one endpoint, want exactly its bound 4", total)
+	if len(nodes) != 1 {
+		t.Fatalf("deliveries of one endpoint went to several nodes at once: %v", nodes)
 	}
 }
 
@@ -176,7 +186,7 @@ func testClaimSharedThrottle(t *testing.T, f *fixture) {
 		f.message(a.ID)
 	}
 	now := at(1_000_000)
-	first := f.sharedClaim(now, 32)
+	first := f.claimAs("a", now)
 	byEP := map[string][]herald.DeliveryJob{}
 	for _, j := range first {
 		byEP[j.Delivery.EndpointID] = append(byEP[j.Delivery.EndpointID], j)
@@ -191,12 +201,12 @@ func testClaimSharedThrottle(t *testing.T, f *fixture) {
 	}
 	// Rate 2 within the one-second horizon: turns at now and now+500ms.
 	checkTurns(t, "first claim", byEP[slow.ID], now, now.Add(500*time.Millisecond))
-	if again := f.sharedClaim(now, 32); len(again) != 0 {
+	if again := f.claimAs("a", now); len(again) != 0 {
 		t.Fatalf("claimed %d throttled deliveries whose turn is a second away or more", len(again))
 	}
 	// 600 ms later the turns at +1 s and +1.5 s are within the horizon:
 	// pacing follows on from the earlier claim.
-	later := f.sharedClaim(now.Add(600*time.Millisecond), 32)
+	later := f.claimAs("a", now.Add(600*time.Millisecond))
 	checkTurns(t, "second claim", later, now.Add(time.Second), now.Add(1500*time.Millisecond))
 }
 

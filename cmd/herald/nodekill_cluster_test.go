@@ -24,7 +24,7 @@ const (
 	killLease          = 10 * time.Second // at least the request timeout + 5s
 	killLeaderTerm     = 2 * time.Second
 	killRescueEvery    = killLease / 4 // serve's min(5s, lease/4)
-	killEndpoints      = 4
+	killEndpoints      = 12
 	killPerEndpoint    = 12 // attempts in flight per endpoint, cluster-wide
 )
 
@@ -182,6 +182,22 @@ func (c *killCluster) leader(t *testing.T) string {
 		t.Fatalf("read leader: %v", err)
 	}
 	return node
+}
+
+// owners returns the nodes that own endpoints (endpoint_owners), one
+// entry per endpoint.
+func (c *killCluster) owners(t *testing.T) []string {
+	t.Helper()
+	q := "SELECT node FROM " + pgx.Identifier{c.schema, "endpoint_owners"}.Sanitize()
+	rows, err := c.db.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("read endpoint owners: %v", err)
+	}
+	nodes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("read endpoint owners: %v", err)
+	}
+	return nodes
 }
 
 // waitLeader waits until a node leads maintenance and returns it.

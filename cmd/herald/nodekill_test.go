@@ -79,22 +79,27 @@ func killUnderLoad(t *testing.T, leader bool) (*killCluster, *killOutcome) {
 	}
 	waitFor(t, 10*time.Second, "attempts in flight", func() bool {
 		_, open := c.rc.counts()
-		return open >= killEndpoints*killPerEndpoint/2
+		return open >= 24
+	})
+	// Each endpoint is delivered to by one node at a time, its owner: the
+	// victim must own one, or it has nothing in flight to lose.
+	name := c.leader(t)
+	lead := c.nodeNamed(name)
+	if lead == nil {
+		t.Fatalf("maintenance leader %q is not one of the nodes", name)
+	}
+	waitFor(t, 10*time.Second, "a victim that owns an endpoint", func() bool {
+		for _, owner := range c.owners(t) {
+			if n := c.nodeNamed(owner); n != nil && (n == lead) == leader {
+				out.victim = n
+				return true
+			}
+		}
+		return false
 	})
 	answered, open := c.rc.counts()
 	t.Logf("%d messages posted through %d nodes in %.1fs; at the kill %d were answered and %d requests open at the receiver",
 		len(out.accepted), len(c.nodes), posted.Seconds(), answered, open)
-	name := c.leader(t)
-	lead := c.nodeNamed(name)
-	for _, n := range c.nodes {
-		if (n == lead) == leader {
-			out.victim = n
-			break
-		}
-	}
-	if lead == nil || out.victim == nil {
-		t.Fatalf("maintenance leader %q is not one of the nodes", name)
-	}
 	if leader {
 		out.victimName = name
 	}

@@ -48,7 +48,8 @@ func runServe(ctx context.Context, args []string, environ []string, stdout, stde
 	}
 	defer store.Close()
 
-	stopEngine, err := startEngine(ctx, cfg, store, logger)
+	node := delivery.NodeName() // this process in claims and elections
+	stopEngine, err := startEngine(ctx, cfg, node, store, logger)
 	if err != nil {
 		return err
 	}
@@ -67,7 +68,7 @@ func runServe(ctx context.Context, args []string, environ []string, stdout, stde
 		defer stopPprof()
 	}
 
-	maint := delivery.NewMaintainer(maintenanceConfig(cfg, logger), store)
+	maint := delivery.NewMaintainer(maintenanceConfig(cfg, node, logger), store)
 	if err := maint.Start(ctx); err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func runServe(ctx context.Context, args []string, environ []string, stdout, stde
 	} else {
 		fmt.Fprintln(stdout, "herald worker running")
 	}
-	logger.Info("herald started", "addr", addr, "role", cfg.Role, "data_dir", cfg.DataDir, "version", version)
+	logger.Info("herald started", "addr", addr, "role", cfg.Role, "node", node, "data_dir", cfg.DataDir, "version", version)
 
 	select {
 	case <-ctx.Done():
@@ -104,11 +105,11 @@ func runServe(ctx context.Context, args []string, environ []string, stdout, stde
 // startEngine starts the delivery engine when the role runs one, and
 // returns the function that stops it (bounded by ShutdownTimeout; safe
 // twice).
-func startEngine(ctx context.Context, cfg Config, store herald.Store, logger *slog.Logger) (func(), error) {
+func startEngine(ctx context.Context, cfg Config, node string, store herald.Store, logger *slog.Logger) (func(), error) {
 	if !cfg.RunsWorker() {
 		return func() {}, nil
 	}
-	engine := delivery.New(deliveryConfig(cfg, logger), store)
+	engine := delivery.New(deliveryConfig(cfg, node, logger), store)
 	if err := engine.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start delivery engine: %w", err)
 	}
@@ -148,8 +149,9 @@ func startAPI(cfg Config, token string, store herald.Store, logger *slog.Logger)
 	return srv, ln.Addr().String(), serveErr, nil
 }
 
-func deliveryConfig(cfg Config, logger *slog.Logger) delivery.Config {
+func deliveryConfig(cfg Config, node string, logger *slog.Logger) delivery.Config {
 	return delivery.Config{
+		Node:           node,
 		Policy:         cfg.RetryPolicy(),
 		RequestTimeout: cfg.RequestTimeout,
 		Concurrency:    cfg.Concurrency,
@@ -175,8 +177,8 @@ func deliveryConfig(cfg Config, logger *slog.Logger) delivery.Config {
 // maintenanceConfig sets maintenance up: every node stands for election
 // and the leader rescues expired leases often enough that a dead node's
 // deliveries wait little beyond their lease.
-func maintenanceConfig(cfg Config, logger *slog.Logger) delivery.MaintenanceConfig {
-	m := delivery.MaintenanceConfig{Term: cfg.LeaderTerm, Logger: logger}
+func maintenanceConfig(cfg Config, node string, logger *slog.Logger) delivery.MaintenanceConfig {
+	m := delivery.MaintenanceConfig{Node: node, Term: cfg.LeaderTerm, Logger: logger}
 	if cfg.DeliveryLease > 0 {
 		m.RescueInterval = min(5*time.Second, max(time.Second, cfg.DeliveryLease/4))
 	}

@@ -9,13 +9,21 @@ CREATE TABLE leaders (
     expires_at timestamptz NOT NULL
 );
 
--- endpoint_throttle paces a throttled endpoint's attempts across every
--- node: next_at is when the next attempt may start.
-CREATE TABLE endpoint_throttle (
-    endpoint_id text COLLATE "C" PRIMARY KEY REFERENCES endpoints (id) ON DELETE CASCADE,
-    next_at     timestamptz NOT NULL
+-- endpoint_owners gives each endpoint with deliveries in hand to one node
+-- at a time, until the lease of the last deliveries it claimed ends (or it
+-- releases the endpoint), so that the per-endpoint limits each node holds
+-- in memory hold for all. No foreign key: a claim must not fail because
+-- its endpoint was just deleted; expired rows are purged by lease rescue.
+CREATE TABLE endpoint_owners (
+    endpoint_id text COLLATE "C" PRIMARY KEY,
+    node        text NOT NULL,
+    until       timestamptz NOT NULL
 );
 
--- Sending deliveries by endpoint: claims count them to hold an endpoint's
--- in-flight bound across every node.
-CREATE INDEX deliveries_sending_endpoint ON deliveries (endpoint_id) WHERE status = 3;
+-- endpoint_throttle paces a throttled endpoint's attempts across owners:
+-- next_at is when the next attempt may start. Only the endpoint's owner
+-- writes it.
+CREATE TABLE endpoint_throttle (
+    endpoint_id text COLLATE "C" PRIMARY KEY,
+    next_at     timestamptz NOT NULL
+);

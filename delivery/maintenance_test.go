@@ -91,3 +91,20 @@ func TestOnlyTheLeaderRescuesExpiredLeases(t *testing.T) {
 		t.Fatal("rescued without leading")
 	}
 }
+
+// TestAttemptNotStartedWhenTheLeaseCannotCoverIt checks that a delivery
+// whose lease would end before its attempt could time out is not sent:
+// the lease brings it back to the queue, where another process may take
+// it, and both must not send it.
+func TestAttemptNotStartedWhenTheLeaseCannotCoverIt(t *testing.T) {
+	e := newEnv(t)
+	rc := newReceiver(t, nil)
+	ep := e.endpoint(rc.URL)
+	m := e.send("a.b", `{}`)
+	e.start(delivery.Config{Lease: time.Second, RequestTimeout: 5 * time.Second})
+	waitFor(t, 5*time.Second, "the claim", func() bool { return e.deliveryStatus(m.ID, ep.ID) == herald.StatusSending })
+	time.Sleep(300 * time.Millisecond) // time enough to send, had it been allowed
+	if n := len(rc.got()); n != 0 {
+		t.Fatalf("sent %d requests under a lease shorter than the request timeout", n)
+	}
+}

@@ -133,8 +133,9 @@ type ClaimParams struct {
 	// ThrottleHorizon away is claimed.
 	Node string
 	// ReleaseEndpoints, with Node, are endpoints that Node owns and has no
-	// claimed delivery of any more: other processes may claim them at
-	// once. Those among the endpoints this claim takes are kept.
+	// claimed delivery of any more: other processes may claim them at once
+	// (one that found them owned may wait up to ThrottleHorizon before it
+	// looks again). Those among the endpoints this claim takes are kept.
 	ReleaseEndpoints []string
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/herald-webhooks/herald"
@@ -71,12 +72,16 @@ type claimer struct {
 	excluded map[string]bool
 	claimed  map[string]int // deliveries claimed per endpoint
 	jobs     []herald.DeliveryJob
+	held     *heldEndpoints // endpoints shared claims could not take lately
 }
 
-func newClaimer(p herald.ClaimParams) *claimer {
-	c := &claimer{p: p, excluded: make(map[string]bool, len(p.ExcludeEndpoints)), claimed: map[string]int{}}
+func newClaimer(p herald.ClaimParams, held *heldEndpoints) *claimer {
+	c := &claimer{p: p, excluded: make(map[string]bool, len(p.ExcludeEndpoints)), claimed: map[string]int{}, held: held}
 	for _, id := range p.ExcludeEndpoints {
 		c.excluded[id] = true
+	}
+	if p.Node != "" {
+		held.addTo(c.excluded, p.Node, p.Now)
 	}
 	return c
 }
@@ -129,8 +134,8 @@ func (c *claimer) claim(ctx context.Context, q querier, due []dueRow) error {
 	if c.p.Node != "" {
 		picks := c.pickRows(due)
 		if jobs, err = claimOwned(ctx, q, picks, c.p); err == nil {
-			c.excludeFull(picks, jobs)
 			c.p.ReleaseEndpoints = nil // done
+			err = c.excludeFull(ctx, q, picks, jobs)
 		}
 	} else {
 		jobs, err = claimIDs(ctx, q, c.pick(due), c.p)
@@ -148,8 +153,9 @@ func (c *claimer) claim(ctx context.Context, q querier, due []dueRow) error {
 // excludeFull leaves out of the rest of the claim the endpoints of which a
 // shared claim took fewer than were picked: another node owns them, or
 // their throttle allows no more for now, so reading more of their
-// deliveries would be wasted.
-func (c *claimer) excludeFull(picks []dueRow, jobs []herald.DeliveryJob) {
+// deliveries would be wasted. Those another node owns are left alone for
+// heldFor, or until their owner's lease ends if sooner.
+func (c *claimer) excludeFull(ctx context.Context, q querier, picks []dueRow, jobs []herald.DeliveryJob) error {
 	left := map[string]int{}
 	for _, r := range picks {
 		left[r.endpointID]++
@@ -157,9 +163,83 @@ func (c *claimer) excludeFull(picks []dueRow, jobs []herald.DeliveryJob) {
 	for _, j := range jobs {
 		left[j.Delivery.EndpointID]--
 	}
+	var full []string
 	for id, n := range left {
 		if n > 0 {
 			c.excluded[id] = true
+			full = append(full, id)
+		}
+	}
+	if len(full) == 0 {
+		return nil
+	}
+	owned, err := queryAll(ctx, q, func(sc scanner) (heldRow, error) {
+		var r heldRow
+		return r, sc.Scan(&r.id, &r.until)
+	}, ownedElsewhereQuery, full, c.p.Node, c.p.Now)
+	if err != nil {
+		return err
+	}
+	for _, r := range owned {
+		c.held.hold(c.p.Node, r.id, earlier(r.until, c.p.Now.Add(heldFor)))
+	}
+	return nil
+}
+
+// ownedElsewhereQuery lists which of the endpoints ($1) another node than
+// $2 owns at $3, and until when.
+const ownedElsewhereQuery = `SELECT endpoint_id, until FROM endpoint_owners
+	WHERE endpoint_id = ANY($1::text[]) AND node <> $2 AND until >= $3`
+
+// heldRow is an endpoint another node owns, until when.
+type heldRow struct {
+	id    string
+	until time.Time
+}
+
+// earlier returns the earlier of a and b.
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// heldFor is how long a node's claims leave alone an endpoint that
+// another node owns: reading its deliveries again at every wake-up would
+// only cost the database, and its owner claims them meanwhile.
+const heldFor = herald.ThrottleHorizon
+
+// heldEndpoints are, per node, the endpoints its shared claims leave
+// alone for now, with when to try them again.
+type heldEndpoints struct {
+	mu    sync.Mutex
+	until map[heldKey]time.Time
+}
+
+type heldKey struct{ node, endpoint string }
+
+// hold leaves endpoint alone for node until until.
+func (h *heldEndpoints) hold(node, endpoint string, until time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.until == nil {
+		h.until = map[heldKey]time.Time{}
+	}
+	h.until[heldKey{node, endpoint}] = until
+}
+
+// addTo adds the endpoints held for node at now to set, and forgets those
+// no longer held.
+func (h *heldEndpoints) addTo(set map[string]bool, node string, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, until := range h.until {
+		switch {
+		case !now.Before(until):
+			delete(h.until, k)
+		case k.node == node:
+			set[k.endpoint] = true
 		}
 	}
 }

@@ -17,7 +17,9 @@ import (
 //     upsert updates a row only when the node owns it already or its owner's
 //     last lease has ended, and it decides on the row's latest committed
 //     version (waiting for a claim holding it), so two nodes never own one
-//     endpoint, whatever their snapshots;
+//     endpoint, whatever their snapshots; endpoints that the snapshot
+//     already shows owned by another node are not even tried, so that a
+//     claim does not wait on their owner's claims;
 //   - cand numbers the picks ($1) of owned endpoints that are still pending,
 //     oldest first per endpoint;
 //   - pace gives throttled endpoints' picks their turns, 1/rate apart from
@@ -28,7 +30,9 @@ const claimOwnedQuery = `WITH released AS (
 		DELETE FROM endpoint_owners WHERE node = $5 AND endpoint_id = ANY($6::text[])),
 	owned AS (
 		INSERT INTO endpoint_owners AS o (endpoint_id, node, until)
-		SELECT e, $5, $2 FROM unnest($4::text[]) AS e ORDER BY e
+		SELECT e, $5, $2 FROM unnest($4::text[]) AS e
+		WHERE NOT EXISTS (SELECT 1 FROM endpoint_owners x WHERE x.endpoint_id = e AND x.node <> $5 AND x.until >= $3)
+		ORDER BY e
 		ON CONFLICT (endpoint_id) DO UPDATE SET node = excluded.node, until = greatest(o.until, excluded.until)
 		WHERE o.node = excluded.node OR o.until < $3
 		RETURNING o.endpoint_id),

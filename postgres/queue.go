@@ -85,7 +85,7 @@ func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]hera
 	if p.Limit <= 0 {
 		return nil, nil
 	}
-	c := newClaimer(p)
+	c := newClaimer(p, &s.held)
 	err := s.read(ctx, "claim deliveries", func(q querier) error { return c.run(ctx, q) })
 	if err != nil && len(c.jobs) == 0 {
 		return nil, err

@@ -94,6 +94,7 @@ type Store struct {
 	notify  chan struct{}
 	closed  atomic.Bool
 	hints   fanOutHints
+	held    heldEndpoints // endpoints shared claims leave alone for now
 
 	closeOnce sync.Once
 	closeErr  error

@@ -20,6 +20,10 @@ import (
 //     endpoint, whatever their snapshots; endpoints that the snapshot
 //     already shows owned by another node are not even tried, so that a
 //     claim does not wait on their owner's claims;
+//   - beat records that the node is alive (claim_nodes), and of the
+//     picks' endpoints nobody owns, owned takes only the node's share:
+//     their number divided by the nodes that claimed lately, so that nodes
+//     woken by the same messages split them;
 //   - cand numbers the picks ($1) of owned endpoints that are still pending,
 //     oldest first per endpoint;
 //   - pace gives throttled endpoints' picks their turns, 1/rate apart from
@@ -28,10 +32,21 @@ import (
 //   - c claims them, and paced records each throttled endpoint's next turn.
 const claimOwnedQuery = `WITH released AS (
 		DELETE FROM endpoint_owners WHERE node = $5 AND endpoint_id = ANY($6::text[])),
+	beat AS (
+		INSERT INTO claim_nodes (node, seen_at) VALUES ($5, $3)
+		ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at),
+	wanted AS (
+		SELECT e, mine,
+			row_number() OVER (PARTITION BY mine ORDER BY e) AS rn,
+			count(*) OVER (PARTITION BY mine) AS n
+		FROM (SELECT e, EXISTS (SELECT 1 FROM endpoint_owners m WHERE m.endpoint_id = e AND m.node = $5) AS mine
+			FROM unnest($4::text[]) AS e
+			WHERE NOT EXISTS (SELECT 1 FROM endpoint_owners x WHERE x.endpoint_id = e AND x.node <> $5 AND x.until >= $3)) w),
 	owned AS (
 		INSERT INTO endpoint_owners AS o (endpoint_id, node, until)
-		SELECT e, $5, $2 FROM unnest($4::text[]) AS e
-		WHERE NOT EXISTS (SELECT 1 FROM endpoint_owners x WHERE x.endpoint_id = e AND x.node <> $5 AND x.until >= $3)
+		SELECT e, $5, $2 FROM wanted
+		WHERE mine OR rn <= ceil(n::float8 / (1 + (SELECT count(*) FROM claim_nodes
+			WHERE node <> $5 AND seen_at > $3::timestamptz - interval '` + nodeSeenWithin + `')))
 		ORDER BY e
 		ON CONFLICT (endpoint_id) DO UPDATE SET node = excluded.node, until = greatest(o.until, excluded.until)
 		WHERE o.node = excluded.node OR o.until < $3
@@ -62,8 +77,16 @@ const claimOwnedQuery = `WITH released AS (
 	SELECT ` + messageColumns + `, ` + deliveryColumnsC + `, ` + endpointColumnsE + `, c.not_before
 	FROM c JOIN messages m ON m.id = c.msg_id JOIN endpoints e ON e.id = c.endpoint_id`
 
-// releaseQuery gives up endpoints when a claim has nothing to take.
-const releaseQuery = `DELETE FROM endpoint_owners WHERE node = $1 AND endpoint_id = ANY($2::text[])`
+// nodeSeenWithin is how recently a node must have claimed to count as
+// sharing the work. Idle nodes look for work every second or so.
+const nodeSeenWithin = "10 seconds"
+
+// idleClaimQuery is a claim with nothing to take: it records that the
+// node is alive and gives up the endpoints it is done with.
+const idleClaimQuery = `WITH released AS (
+		DELETE FROM endpoint_owners WHERE node = $1 AND endpoint_id = ANY($2::text[]))
+	INSERT INTO claim_nodes (node, seen_at) VALUES ($1, $3)
+	ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at`
 
 // claimOwned claims the picked rows as node p.Node (see claimOwnedQuery)
 // and releases p.ReleaseEndpoints, except those among the picks'.
@@ -85,10 +108,7 @@ func claimOwned(ctx context.Context, q querier, picks []dueRow, p herald.ClaimPa
 		}
 	}
 	if len(ids) == 0 {
-		if len(release) == 0 {
-			return nil, nil
-		}
-		_, err := q.Exec(ctx, releaseQuery, p.Node, release)
+		_, err := q.Exec(ctx, idleClaimQuery, p.Node, release, p.Now)
 		return nil, err
 	}
 	return queryAll(ctx, q, scanOwnedJob, claimOwnedQuery, ids, p.LeaseUntil, p.Now, eps, p.Node, release,
@@ -115,11 +135,13 @@ func scanOwnedJob(sc scanner) (herald.DeliveryJob, error) {
 	return job, err
 }
 
-// purgeOwnersQuery deletes ownerships whose last lease has ended: their
-// node died, or stopped without releasing.
-const purgeOwnersQuery = `DELETE FROM endpoint_owners WHERE until < $1`
+// purgeOwnersQuery deletes ownerships whose last lease has ended (their
+// node died, or stopped without releasing) and nodes not seen for an hour.
+const purgeOwnersQuery = `WITH gone AS (DELETE FROM claim_nodes WHERE seen_at < $1::timestamptz - interval '1 hour')
+	DELETE FROM endpoint_owners WHERE until < $1`
 
-// endedOwnershipsPurge deletes expired ownerships; lease rescue calls it.
+// endedOwnershipsPurge deletes expired ownerships and long-gone nodes;
+// lease rescue calls it.
 func endedOwnershipsPurge(ctx context.Context, q querier, now time.Time) error {
 	_, err := q.Exec(ctx, purgeOwnersQuery, now)
 	return err

@@ -13,6 +13,7 @@ var clusterTests = []test{
 	{"LeaderResign", testLeaderResign},
 	{"ClaimSharedOwnership", testClaimSharedOwnership},
 	{"ClaimSharedConcurrentClaims", testClaimSharedConcurrentClaims},
+	{"ClaimSharedSplitsNewEndpoints", testClaimSharedSplitsNewEndpoints},
 	{"ClaimSharedThrottle", testClaimSharedThrottle},
 }
 
@@ -222,5 +223,41 @@ func checkTurns(t *testing.T, what string, jobs []herald.DeliveryJob, want ...ti
 		if !j.NotBefore.Equal(want[i]) {
 			t.Fatalf("%s: delivery %d has NotBefore %v, want %v", what, i, j.NotBefore, want[i])
 		}
+	}
+}
+
+// testClaimSharedSplitsNewEndpoints checks that a node takes only its
+// share of the endpoints nobody owns, counting the nodes that looked for
+// work lately, so that nodes woken by the same messages split them.
+func testClaimSharedSplitsNewEndpoints(t *testing.T, f *fixture) {
+	skipUnlessShared(t, f)
+	a := f.app()
+	for range 4 {
+		f.endpoint(a.ID)
+	}
+	now := at(1_000_000)
+	f.claimAs("b", now.Add(-time.Hour)) // b looks for work (nothing due yet)
+	f.claimAs("b", now.Add(-time.Second))
+	f.message(a.ID)
+	f.message(a.ID)
+	if got := countByEndpoint(f.claimAs("a", now)); len(got) != 2 {
+		t.Fatalf("with b alive, a took %d of the 4 endpoints nobody owned, want its share 2: %v", len(got), got)
+	}
+	// b then takes its share of the 2 left, and the last at its next claim.
+	if got := countByEndpoint(f.claimAs("b", now)); len(got) != 1 {
+		t.Fatalf("b then took %d endpoints, want 1 of the 2 left: %v", len(got), got)
+	}
+	if got := countByEndpoint(f.claimAs("b", now)); len(got) != 1 {
+		t.Fatalf("b's next claim took %d endpoints, want the last: %v", len(got), got)
+	}
+	// Alone (b not seen for long), a takes every endpoint nobody owns.
+	later := now.Add(time.Hour)
+	c := f.app()
+	for range 3 {
+		f.endpoint(c.ID)
+	}
+	f.message(c.ID, func(m *herald.Message) { m.CreatedAt = later })
+	if got := countByEndpoint(f.claimAs("a", later.Add(time.Second))); len(got) != 3 {
+		t.Fatalf("alone, a took %d of 3 new endpoints, want all: %v", len(got), got)
 	}
 }

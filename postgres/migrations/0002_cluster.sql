@@ -20,6 +20,14 @@ CREATE TABLE endpoint_owners (
     until       timestamptz NOT NULL
 );
 
+-- claim_nodes records when each node last claimed (or looked for work),
+-- so that claims can tell how many nodes share the work: a claim takes
+-- only its share of the endpoints nobody owns.
+CREATE TABLE claim_nodes (
+    node    text PRIMARY KEY,
+    seen_at timestamptz NOT NULL
+);
+
 -- endpoint_throttle paces a throttled endpoint's attempts across owners:
 -- next_at is when the next attempt may start. Only the endpoint's owner
 -- writes it.

@@ -25,7 +25,7 @@ const (
 	killLeaderTerm     = 2 * time.Second
 	killRescueEvery    = killLease / 4 // serve's min(5s, lease/4)
 	killEndpoints      = 12
-	killPerEndpoint    = 12 // attempts in flight per endpoint, cluster-wide
+	killPerEndpoint    = 6 // attempts in flight per endpoint, cluster-wide
 )
 
 // killNode is one herald process of a killCluster, with its own log.

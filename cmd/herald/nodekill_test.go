@@ -11,7 +11,7 @@ import (
 
 // killLoad is how many messages the kill tests post: enough that
 // deliveries are still flowing well after the last one is accepted.
-const killLoad = 600
+const killLoad = 900
 
 // TestNodeKilledUnderLoadLosesNothing runs three herald processes on one
 // PostgreSQL schema, posts a load through all three APIs and, while the

@@ -29,7 +29,9 @@ import (
 //   - pace gives throttled endpoints' picks their turns, 1/rate apart from
 //     the endpoint's next turn, and ok keeps the turns within the horizon
 //     ($7);
-//   - c claims them, and paced records each throttled endpoint's next turn.
+//   - locked takes their rows with FOR UPDATE SKIP LOCKED, passing over
+//     any that another transaction (a resend, a rescue) holds, c claims
+//     them, and paced records each throttled endpoint's next turn.
 const claimOwnedQuery = `WITH released AS (
 		DELETE FROM endpoint_owners WHERE node = $5 AND endpoint_id = ANY($6::text[])),
 	beat AS (
@@ -65,10 +67,14 @@ const claimOwnedQuery = `WITH released AS (
 		SELECT cand.id, pace.start + (cand.rn - 1) * pace.gap AS not_before
 		FROM cand LEFT JOIN pace USING (endpoint_id)
 		WHERE pace.endpoint_id IS NULL OR pace.start + (cand.rn - 1) * pace.gap < $7),
+	locked AS (
+		SELECT d.id, ok.not_before FROM deliveries d JOIN ok ON ok.id = d.id
+		WHERE d.status = ` + sqlPending + `
+		FOR UPDATE OF d SKIP LOCKED),
 	c AS (
 		UPDATE deliveries d SET status = ` + sqlSending + `, lease_until = $2, updated_at = $3
-		FROM ok WHERE d.id = ok.id AND d.status = ` + sqlPending + `
-		RETURNING d.*, ok.not_before),
+		FROM locked WHERE d.id = locked.id
+		RETURNING d.*, locked.not_before),
 	paced AS (
 		INSERT INTO endpoint_throttle (endpoint_id, next_at)
 		SELECT c.endpoint_id, max(c.not_before) + min(pace.gap)

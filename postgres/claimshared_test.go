@@ -68,3 +68,38 @@ func TestOwnershipIsDecidedOnTheLatestCommit(t *testing.T) {
 		t.Fatalf("claim as b took %d deliveries (err %v) of an endpoint x owns", len(r.jobs), r.err)
 	}
 }
+
+// TestSharedClaimSkipsLockedDeliveries checks that a node's claim passes
+// over a delivery another transaction holds (FOR UPDATE SKIP LOCKED)
+// instead of waiting for it, and takes the rest.
+func TestSharedClaimSkipsLockedDeliveries(t *testing.T) {
+	url := testURL(t)
+	s := openTest(t, url, newSchema(t, url))
+	w := newWorld(t, s, 1)
+	w.createMessages(t, time.Now().UTC().Add(-time.Minute), 3)
+	ctx := context.Background()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rollback(tx)
+	var held string
+	if err := tx.QueryRow(ctx, "SELECT id FROM deliveries ORDER BY next_attempt_at LIMIT 1 FOR UPDATE").Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	claimCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	now := time.Now()
+	jobs, err := s.DeliveryClaim(claimCtx, herald.ClaimParams{Now: now, Limit: 10, Node: "a", LeaseUntil: now.Add(time.Minute)})
+	if err != nil {
+		t.Fatalf("claim while a delivery is locked: %v", err)
+	}
+	if len(jobs) != 2 {
+		t.Fatalf("claimed %d, want the 2 deliveries not locked", len(jobs))
+	}
+	for _, j := range jobs {
+		if j.Delivery.ID == held {
+			t.Fatal("claimed the delivery another transaction holds")
+		}
+	}
+}

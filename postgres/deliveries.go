@@ -109,7 +109,11 @@ func (s *Store) DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) 
 		}
 		return endedOwnershipsPurge(w.ctx, w.tx, leaseBefore)
 	})
-	return n, err
+	if err != nil {
+		// The operation may still be running: its results are not read.
+		return 0, err
+	}
+	return n, nil
 }
 
 // DeliveryNextDue implements herald.DeliveryStore.
@@ -173,5 +177,9 @@ func (s *Store) DeliveryRecover(ctx context.Context, appID, endpointID string, s
 		w.notify = err == nil && n > 0
 		return err
 	})
-	return n, err
+	if err != nil {
+		// The operation may still be running: its results are not read.
+		return 0, err
+	}
+	return n, nil
 }

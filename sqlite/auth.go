@@ -94,7 +94,11 @@ func (s *Store) IdempotencyPurge(ctx context.Context, now time.Time) (int, error
 		n, err = affected(res)
 		return err
 	})
-	return n, err
+	if err != nil {
+		// The operation may still be running: its results are not read.
+		return 0, err
+	}
+	return n, nil
 }
 
 // TaskCreate implements herald.AuthStore.

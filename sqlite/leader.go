@@ -27,7 +27,11 @@ func (s *Store) LeaderAttempt(ctx context.Context, name, node string, now, until
 		leads = rows.Next()
 		return rows.Err()
 	})
-	return leads, err
+	if err != nil {
+		// The operation may still be running: its results are not read.
+		return false, err
+	}
+	return leads, nil
 }
 
 // LeaderResign implements herald.LeaderStore.

@@ -76,7 +76,11 @@ func (s *Store) DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) 
 		}
 		return err
 	})
-	return n, err
+	if err != nil {
+		// The operation may still be running: its results are not read.
+		return 0, err
+	}
+	return n, nil
 }
 
 // nextDueQuery reads the earliest due time from the partial due index
@@ -146,5 +150,9 @@ func (s *Store) DeliveryRecover(ctx context.Context, appID, endpointID string, s
 		}
 		return err
 	})
-	return n, err
+	if err != nil {
+		// The operation may still be running: its results are not read.
+		return 0, err
+	}
+	return n, nil
 }

@@ -23,6 +23,7 @@ type Store interface {
 	AttemptStore
 	AuthStore
 	LeaderStore
+	PollStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store; pending writes are flushed first.

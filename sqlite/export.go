@@ -64,7 +64,8 @@ var exportTables = []exportTable{
 		col("schemas", jsonColumn), col("created_at", timeColumn), col("updated_at", timeColumn)}},
 	{"messages", []exportColumn{col("id", textColumn), col("app_id", textColumn), col("event_id", textColumn),
 		col("event_type", textColumn), col("channels", namesColumn), col("payload", blobColumn),
-		col("payload_retention_days", intColumn), col("created_at", timeColumn)}},
+		col("payload_retention_days", intColumn), col("created_at", timeColumn),
+		{"seq", intColumn, "0"}}}, // see pollConsumerExport
 	// A leased delivery's holder is gone: it goes out pending, due at the
 	// export (@now), as the store's own lease rescue would leave it.
 	{"deliveries", []exportColumn{col("id", textColumn), col("app_id", textColumn), col("msg_id", textColumn),
@@ -79,6 +80,9 @@ var exportTables = []exportTable{
 		col("msg_id", textColumn), col("endpoint_id", textColumn), col("url", textColumn),
 		col("status", intColumn), col("response_status_code", intColumn), col("response", textColumn),
 		col("response_duration_ms", intColumn), col("trigger_type", intColumn), col("created_at", timeColumn)}},
+	{"poll_consumers", []exportColumn{col("endpoint_id", textColumn), col("consumer_id", textColumn),
+		col("app_id", textColumn), {"seq", intColumn, "0"}, {"msg_id", textColumn, pollConsumerExport},
+		col("updated_at", timeColumn)}},
 	{"tokens", []exportColumn{col("id", textColumn), col("hash", textColumn), col("app_id", textColumn),
 		col("expires_at", timeColumn), col("created_at", timeColumn)}},
 	{"idempotency", []exportColumn{col("key", textColumn), col("status_code", intColumn), col("body", blobColumn),
@@ -86,6 +90,19 @@ var exportTables = []exportTable{
 	{"tasks", []exportColumn{col("id", textColumn), col("kind", textColumn), col("status", textColumn),
 		col("updated_at", timeColumn)}},
 }
+
+// pollConsumerExport is a consumer's position as exported. Positions
+// (seq, id) are in the order this store committed messages, which another
+// store cannot repeat: messages go out with seq 0 (ordered by ID, as the
+// target store orders the messages it did not write), and a consumer at
+// (0, an ID just before the first message it has not read), or after the
+// application's last message when it has read them all. It may read again
+// some messages it read; it misses none.
+const pollConsumerExport = `coalesce(
+	(SELECT substr(min(m.id), 1, length(min(m.id)) - 1) FROM messages m
+		WHERE m.app_id = poll_consumers.app_id AND (m.seq, m.id) > (poll_consumers.seq, poll_consumers.msg_id)),
+	(SELECT max(m.id) FROM messages m WHERE m.app_id = poll_consumers.app_id),
+	msg_id)`
 
 // notExported are the tables that hold no user data, and why.
 var notExported = map[string]string{

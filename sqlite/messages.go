@@ -59,6 +59,13 @@ func messageFilter(f herald.MessageFilter, timeCol string) (string, []any) {
 	return b.String(), args
 }
 
+// insertMessageQuery inserts a message, giving it the next seq of its
+// application: the writer runs one operation at a time, so seq order is
+// commit order (see poll.go).
+const insertMessageQuery = `INSERT INTO messages (id, app_id, event_id, event_type, channels, payload,
+	payload_retention_days, created_at, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+	(SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE app_id = ?2))`
+
 // MessageCreate implements herald.MessageStore: the message and its
 // deliveries are written by one operation of one transaction. With
 // Config.ClaimOnCreate, deliveries may be written already claimed and
@@ -81,7 +88,7 @@ func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []s
 		if err != nil {
 			return err
 		}
-		_, err = w.exec("INSERT INTO messages (id, app_id, event_id, event_type, channels, payload, payload_retention_days, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		_, err = w.exec(insertMessageQuery,
 			msg.ID, msg.AppID, nullStr(msg.EventID), msg.EventType, channels, payload, msg.PayloadRetentionDays, ts(msg.CreatedAt))
 		if isUnique(err) {
 			if msg.EventID != "" {

@@ -179,7 +179,10 @@ func testPollSeek(t *testing.T, f *fixture) {
 	must(t, err, "MessagePollSeek past the end")
 	got, _ := f.pollAll(a.ID, herald.PollParams{After: pos, Limit: 2})
 	checkSeek(t, got, ids, len(ids))
-	next, _ := f.message(a.ID, func(m *herald.Message) { m.CreatedAt = at(1_000_001); m.ID = herald.NewID(herald.PrefixMessage, m.CreatedAt) })
+	next, _ := f.message(a.ID, func(m *herald.Message) {
+		m.CreatedAt = at(1_000_001)
+		m.ID = herald.NewID(herald.PrefixMessage, m.CreatedAt)
+	})
 	got, _ = f.readUntil(a.ID, herald.PollParams{After: pos, Limit: 2}, next.ID)
 	checkSeek(t, got, append(ids, next.ID), len(ids))
 	_, err = f.s.MessagePollSeek(f.ctx, "app_missing", at(0))

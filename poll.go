@@ -70,8 +70,8 @@ type PollStore interface {
 	// does not exist.
 	MessagePoll(ctx context.Context, appID string, p PollParams) (PollPage, error)
 	// MessagePollSeek returns the position from which reading returns every
-	// message of the application created after t (and maybe a few created
-	// just before it), including those that commit later.
+	// message of the application created at t or later (and maybe a few
+	// created just before), including those that commit later.
 	MessagePollSeek(ctx context.Context, appID string, t time.Time) (PollPosition, error)
 	// PollConsumerGet returns the stored consumer of the endpoint;
 	// ENotFound if none.

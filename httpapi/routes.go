@@ -52,6 +52,10 @@ func (s *server) routes(mux *http.ServeMux) {
 	handle("GET /api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", appScope, s.listAttemptsByEndpoint)
 	handle("GET /api/v1/app/{app_id}/attempt/msg/{msg_id}", appScope, s.listAttemptsByMessage)
 
+	handle("GET /api/v1/app/{app_id}/poller/{sink_id}", appScope, s.poll)
+	handle("GET /api/v1/app/{app_id}/poller/{sink_id}/consumer/{consumer_id}", appScope, s.consumerPoll)
+	handle("POST /api/v1/app/{app_id}/poller/{sink_id}/consumer/{consumer_id}/seek", appScope, s.consumerSeek)
+
 	handle("GET /api/v1/event-type", adminOnly, s.listEventTypes)
 	handle("POST /api/v1/event-type", adminOnly, s.createEventType)
 	handle("GET /api/v1/event-type/{event_type_name}", adminOnly, s.getEventType)

@@ -106,9 +106,9 @@ func pollPage(rows []polled, limit int, head herald.PollPosition) herald.PollPag
 }
 
 // MessagePollSeek implements herald.PollStore: the position before the
-// first readable message, in stream order, of those created after t, and
+// first readable message, in stream order, of those created at t or later, and
 // never past the readable horizon, since a transaction still running may
-// commit a message created after t with any seq from the horizon on.
+// commit such a message with any seq from the horizon on.
 func (s *Store) MessagePollSeek(ctx context.Context, appID string, t time.Time) (herald.PollPosition, error) {
 	bound := herald.IDAt(herald.PrefixMessage, t)
 	pos := herald.PollPosition{MsgID: bound}
@@ -116,7 +116,7 @@ func (s *Store) MessagePollSeek(ctx context.Context, appID string, t time.Time) 
 		if err := appExists(ctx, q, appID); err != nil {
 			return err
 		}
-		return q.QueryRow(ctx, "SELECT least((SELECT min(seq) FROM messages WHERE app_id = $1 AND id > $2::text), "+
+		return q.QueryRow(ctx, "SELECT least((SELECT min(seq) FROM messages WHERE app_id = $1 AND id >= $2::text), "+
 			readableSeq+")", appID, bound).Scan(&pos.Seq)
 	})
 	return pos, err

@@ -108,7 +108,7 @@ func pollPage(rows []polled, limit int, head herald.PollPosition) herald.PollPag
 }
 
 // MessagePollSeek implements herald.PollStore: the position before the
-// first message, in stream order, of those created after t. Messages that
+// first message, in stream order, of those created at t or later. Messages that
 // commit later get a greater seq than any stored, so they come after it.
 func (s *Store) MessagePollSeek(ctx context.Context, appID string, t time.Time) (herald.PollPosition, error) {
 	bound := herald.IDAt(herald.PrefixMessage, t)
@@ -118,7 +118,7 @@ func (s *Store) MessagePollSeek(ctx context.Context, appID string, t time.Time) 
 			return err
 		}
 		var first, last sql.NullInt64
-		err := q.QueryRowContext(ctx, "SELECT (SELECT min(seq) FROM messages WHERE app_id = ?1 AND id > ?2),"+
+		err := q.QueryRowContext(ctx, "SELECT (SELECT min(seq) FROM messages WHERE app_id = ?1 AND id >= ?2),"+
 			" (SELECT max(seq) FROM messages WHERE app_id = ?1)", appID, bound).Scan(&first, &last)
 		switch {
 		case err != nil:

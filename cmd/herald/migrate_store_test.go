@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -153,6 +154,12 @@ func TestMigrateStoreMovesEverythingServeCreated(t *testing.T) {
 	// pending, and soon due, when the store moves.
 	s := startServerIn(t, dir, "HERALD_RETRY_SCHEDULE=2s,2s,2s,2s")
 	d := seedMigration(t, s, ok.URL, flaky.URL)
+	// A poll consumer reads two of the three messages before the move.
+	acme := d.apps[0]
+	consumer := "/api/v1/app/" + acme + "/poller/" + d.endpoints[acme][1] + "/consumer/mover?limit=2"
+	if got := s.pollOnce(t, testToken, consumer).ids; !slices.Equal(got, d.messages[acme][:2]) {
+		t.Fatalf("consumer read %v before the move, want %v", got, d.messages[acme][:2])
+	}
 	waitFor(t, 10*time.Second, "deliveries and failed attempts recorded", func() bool {
 		for app, msgs := range d.messages {
 			for _, m := range msgs { // an attempt or more for each destination
@@ -193,6 +200,10 @@ func TestMigrateStoreMovesEverythingServeCreated(t *testing.T) {
 		if !reflect.DeepEqual(before[p], after[p]) {
 			t.Errorf("GET %s differs after the move:\n embedded:   %v\n postgresql: %v", p, before[p], after[p])
 		}
+	}
+	// The consumer resumes where it left off.
+	if got := api.pollOnce(t, testToken, consumer).ids; !slices.Equal(got, d.messages[acme][2:]) {
+		t.Errorf("consumer read %v after the move, want %v", got, d.messages[acme][2:])
 	}
 	if r := api.callAs(t, d.portalToken, "GET", "/api/v1/app/"+d.apps[0]+"/endpoint", nil); r.Status != 200 {
 		t.Errorf("app-portal token after the move: %d %s", r.Status, r.Body)

@@ -207,6 +207,8 @@ type Token struct {
 	ID        string
 	Hash      string // hex SHA-256 of the bearer token
 	AppID     string // "" for a token with full access
+	Name      string // label given when an admin token is created; "" for others
+	Prefix    string // the first characters of the secret, to tell tokens apart
 	ExpiresAt *time.Time
 	CreatedAt time.Time
 }

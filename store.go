@@ -247,6 +247,11 @@ type AuthStore interface {
 	TokenCreate(ctx context.Context, t *Token) error
 	// TokenGetByHash returns the token with this hash; ENotFound if none.
 	TokenGetByHash(ctx context.Context, hash string) (*Token, error)
+	// TokenGet returns the token with this ID; ENotFound if none.
+	TokenGet(ctx context.Context, id string) (*Token, error)
+	// TokenListAdmin returns the tokens with full access (no AppID), by
+	// ID, oldest first.
+	TokenListAdmin(ctx context.Context) ([]Token, error)
 	// TokenDelete removes the token with this ID; no error if none.
 	TokenDelete(ctx context.Context, id string) error
 	// IdempotencyGet returns the unexpired response kept for key;

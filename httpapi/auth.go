@@ -42,10 +42,19 @@ func (s *server) authenticate(r *http.Request) (*principal, error) {
 		return nil, herald.Errorf(herald.EUnauthorized, "Missing or malformed Authorization header: expected 'Bearer <token>'.")
 	}
 	hash := hashToken(tok)
-	if subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AdminToken)) == 1 {
+	// Both sides are hashes of equal length: the comparison takes the same
+	// time whatever the token, and reveals nothing of the admin token's
+	// length.
+	if subtle.ConstantTimeCompare([]byte(hash), []byte(s.adminHash)) == 1 {
 		return &principal{credential: hash, admin: true}, nil
 	}
+	// Stored tokens are found by the hash of the secret: how long the
+	// lookup takes depends on the hash, which the caller cannot steer
+	// towards a stored one, so it tells nothing about any secret.
 	t, err := s.store.TokenGetByHash(r.Context(), hash)
+	if err == nil && subtle.ConstantTimeCompare([]byte(t.Hash), []byte(hash)) != 1 {
+		err = herald.Errorf(herald.ENotFound, "Token not found")
+	}
 	if herald.IsNotFound(err) || (err == nil && t.ExpiresAt != nil && !t.ExpiresAt.After(s.cfg.Now())) {
 		return nil, herald.Errorf(herald.EUnauthorized, "Invalid or expired token.")
 	}

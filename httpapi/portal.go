@@ -1,20 +1,28 @@
 package httpapi
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"net/http"
+	"time"
 
 	"github.com/herald-webhooks/herald"
 )
 
 type portalIn struct {
 	Application  opt[applicationIn] `json:"application"`
+	Expiry       opt[int64]         `json:"expiry"`
 	FeatureFlags opt[[]string]      `json:"featureFlags"`
 }
 
+// Bounds of an app-portal token's expiry, in Svix's API: from an hour to
+// a week.
+const (
+	minPortalExpiry = time.Hour
+	maxPortalExpiry = 7 * 24 * time.Hour
+)
+
 // appPortalAccess issues a token that can see and manage only one
-// application. Only a hash of the token is stored.
+// application, for expiry seconds (default Config.PortalTokenTTL). Only a
+// hash of the token is stored.
 func (s *server) appPortalAccess(w http.ResponseWriter, r *http.Request) {
 	var in portalIn
 	if err := s.decode(w, r, &in, true); err != nil {
@@ -25,6 +33,8 @@ func (s *server) appPortalAccess(w http.ResponseWriter, r *http.Request) {
 	if appIn, ok := in.Application.value(); ok {
 		appIn.validate(&p, false, "application")
 	}
+	now := s.cfg.Now()
+	expires := expiryIn(&p, in.Expiry, minPortalExpiry, maxPortalExpiry, s.cfg.PortalTokenTTL, now)
 	if err := p.err(); err != nil {
 		writeError(w, err, s.log)
 		return
@@ -40,15 +50,12 @@ func (s *server) appPortalAccess(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err, s.log)
 		return
 	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
+	secret, err := newSecret(portalTokenKind)
+	if err != nil {
 		writeError(w, err, s.log)
 		return
 	}
-	secret := "hrdp_" + base64.RawURLEncoding.EncodeToString(raw[:])
-	now := s.cfg.Now()
-	expires := now.Add(s.cfg.PortalTokenTTL)
-	tok := &herald.Token{ID: herald.NewID(herald.PrefixToken, now), Hash: hashToken(secret), AppID: app.ID, ExpiresAt: &expires, CreatedAt: now}
+	tok := storedToken(secret, app.ID, "", now, expires)
 	if err := s.store.TokenCreate(r.Context(), tok); err != nil {
 		writeError(w, err, s.log)
 		return

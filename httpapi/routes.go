@@ -15,8 +15,13 @@ func (s *server) routes(mux *http.ServeMux) {
 
 	handle("GET /api/v1/health", public, s.health)
 	handle("GET /api/v1/health/ping", public, s.ping)
-	handle("POST /api/v1/auth/app-portal-access/{app_id}", adminOnly, s.appPortalAccess)
+	// Answers holding a new secret are not kept for idempotency keys, so
+	// that no secret is stored in clear.
+	mux.Handle("POST /api/v1/auth/app-portal-access/{app_id}", s.guard(adminOnly, s.appPortalAccess))
 	handle("POST /api/v1/auth/logout", anyToken, s.logout)
+	handle("GET /api/v1/auth/token", adminOnly, s.listAdminTokens)
+	mux.Handle("POST /api/v1/auth/token", s.guard(adminOnly, s.createAdminToken))
+	handle("DELETE /api/v1/auth/token/{token_id}", adminOnly, s.revokeToken)
 
 	handle("GET /api/v1/app", adminOnly, s.listApplications)
 	handle("POST /api/v1/app", adminOnly, s.createApplication)

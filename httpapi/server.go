@@ -59,16 +59,17 @@ func (c Config) withDefaults() Config {
 
 // server holds what handlers share.
 type server struct {
-	cfg   Config
-	store herald.Store
-	log   *slog.Logger
-	keys  *keyLocks
+	cfg       Config
+	adminHash string // hashToken(cfg.AdminToken)
+	store     herald.Store
+	log       *slog.Logger
+	keys      *keyLocks
 }
 
 // NewServer returns the API as an http.Handler over store.
 func NewServer(cfg Config, store herald.Store) http.Handler {
 	cfg = cfg.withDefaults()
-	s := &server{cfg: cfg, store: store, log: cfg.Logger, keys: newKeyLocks()}
+	s := &server{cfg: cfg, adminHash: hashToken(cfg.AdminToken), store: store, log: cfg.Logger, keys: newKeyLocks()}
 	mux := http.NewServeMux()
 	s.routes(mux)
 	return s.recoverPanics(s.bounded(jsonMisses(mux)))

@@ -8,51 +8,6 @@ import (
 	"github.com/herald-webhooks/herald"
 )
 
-// TokenCreate implements herald.AuthStore. EConflict if the ID or hash is
-// taken; ENotFound if the token's application does not exist.
-func (s *Store) TokenCreate(ctx context.Context, t *herald.Token) error {
-	return s.write(ctx, "create token", func(w *wtx) error {
-		_, err := w.exec("INSERT INTO tokens (id, hash, app_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?)",
-			t.ID, t.Hash, nullStr(t.AppID), tsPtr(t.ExpiresAt), ts(t.CreatedAt))
-		switch {
-		case isUnique(err):
-			return herald.Errorf(herald.EConflict, "Token already exists")
-		case isForeignKey(err):
-			return errAppNotFound
-		}
-		return err
-	})
-}
-
-// TokenGetByHash implements herald.AuthStore.
-func (s *Store) TokenGetByHash(ctx context.Context, hash string) (*herald.Token, error) {
-	var t herald.Token
-	err := s.read(ctx, "get token", func(q querier) error {
-		var appID sql.NullString
-		var expires sql.NullInt64
-		var created int64
-		err := q.QueryRowContext(ctx, "SELECT id, hash, app_id, expires_at, created_at FROM tokens WHERE hash = ?", hash).
-			Scan(&t.ID, &t.Hash, &appID, &expires, &created)
-		if err == sql.ErrNoRows {
-			return herald.Errorf(herald.ENotFound, "Token not found")
-		}
-		t.AppID, t.ExpiresAt, t.CreatedAt = appID.String, fromTSPtr(expires), fromTS(created)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
-// TokenDelete implements herald.AuthStore.
-func (s *Store) TokenDelete(ctx context.Context, id string) error {
-	return s.write(ctx, "delete token", func(w *wtx) error {
-		_, err := w.exec("DELETE FROM tokens WHERE id = ?", id)
-		return err
-	})
-}
-
 // IdempotencyGet implements herald.AuthStore.
 func (s *Store) IdempotencyGet(ctx context.Context, key string, now time.Time) (*herald.IdempotentResponse, error) {
 	var r herald.IdempotentResponse

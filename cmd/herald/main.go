@@ -2,6 +2,7 @@
 //
 //	herald serve           run the API and the delivery engine
 //	herald migrate-store   copy the embedded database into PostgreSQL
+//	herald backup FILE     copy the embedded database to FILE, online
 //	herald bench           run the benchmark
 //	herald version         print the version
 package main
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 		return runServe(ctx, rest, environ, stdout, stderr)
 	case "migrate-store":
 		return runMigrateStore(ctx, rest, environ, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, rest, environ, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
@@ -65,6 +68,8 @@ Usage:
   herald serve [flags]   run the API and the delivery engine (herald serve -h lists the flags)
   herald migrate-store --data-dir DIR --database-url postgres://... [--database-schema S]
                          copy the embedded database of DIR into an empty PostgreSQL schema
+  herald backup [--data-dir DIR] [--force] FILE
+                         write a consistent copy of the embedded database to FILE (also while serve runs)
   herald bench [flags]   measure throughput, latency, fan-out, isolation and backlog (herald bench -h)
   herald version         print the version
 `)

@@ -80,7 +80,6 @@ func runMigrateStore(ctx context.Context, args []string, environ []string, stdou
 // like serve, names unknown HERALD_* variables). The database URL is
 // required.
 func loadMigrateStoreConfig(args []string, environ []string, stderr io.Writer) (Config, error) {
-	var cfg Config
 	flags := flag.NewFlagSet("herald migrate-store", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	flags.Usage = func() {
@@ -88,44 +87,18 @@ func loadMigrateStoreConfig(args []string, environ []string, stderr io.Writer) (
 			"Copies the embedded database of DIR into an empty PostgreSQL schema, in one transaction.\n\n")
 		flags.PrintDefaults()
 	}
-	var chosen []setting
-	values := map[string]*string{}
-	known := map[string]bool{}
-	for _, s := range settings() {
-		known[s.env] = true
-		if usage, ok := migrateStoreSettings[s.flag]; ok {
-			chosen = append(chosen, s)
-			values[s.flag] = flags.String(s.flag, "", fmt.Sprintf("%s (env %s, default %q)", usage, s.env, s.def))
-		}
-	}
-	if err := flags.Parse(args); err != nil {
+	cfg, positional, problems, err := subcommandConfig(flags, migrateStoreSettings, args, environ)
+	if err != nil {
 		return cfg, err
 	}
-	if flags.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(flags.Args(), " "))
-	}
-	given := map[string]bool{}
-	flags.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	getenv := envLookup(environ)
-	var problems []string
-	for _, s := range chosen {
-		value, source := s.def, "default"
-		if v := getenv(s.env); v != "" {
-			value, source = v, s.env
-		}
-		if given[s.flag] {
-			value, source = *values[s.flag], "--"+s.flag
-		}
-		if err := s.apply(&cfg, value); err != nil {
-			problems = append(problems, fmt.Sprintf("%s=%q: %v", source, value, err))
-		}
+	if len(positional) > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(positional, " "))
 	}
 	if cfg.DatabaseURL == "" {
 		problems = append(problems, "--database-url (or HERALD_DATABASE_URL) is required: the PostgreSQL database to copy into")
 	}
-	problems = append(problems, unknownEnv(environ, known)...)
-	if len(problems) > 0 {
-		return cfg, fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+	if err := configError(problems); err != nil {
+		return cfg, err
 	}
 	cfg.DataDir = filepath.Clean(cfg.DataDir)
 	return cfg, nil

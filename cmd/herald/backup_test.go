@@ -150,7 +150,21 @@ func TestBackupUnderLoad(t *testing.T) {
 			t.Fatalf("message %s, accepted before the backup, is not in it: %v", id, err)
 		}
 	}
+	st.Close()
 	t.Logf("%d messages accepted before the backup, all in it; %d accepted by the end", len(before), len(load.snapshot()))
+
+	// Restored as the README says: a server on a data dir holding the
+	// backup as herald.db serves its messages.
+	restored := t.TempDir()
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(restored, "herald.db"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv2 := startServerIn(t, restored)
+	srv2.must(t, 200, "GET", "/api/v1/app/"+appID+"/msg/"+before[len(before)-1], nil)
 }
 
 // TestBackupRefusals checks the clear errors: an existing FILE without

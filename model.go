@@ -209,6 +209,7 @@ type Token struct {
 	AppID     string // "" for a token with full access
 	Name      string // label given when an admin token is created; "" for others
 	Prefix    string // the first characters of the secret, to tell tokens apart
+	ReadOnly  bool   // an app-portal token that may only read
 	ExpiresAt *time.Time
 	CreatedAt time.Time
 }

@@ -135,3 +135,23 @@ func mustStatus(t *testing.T, r reply, want int) map[string]any {
 	}
 	return r.obj(t)
 }
+
+// TestPortalTokenReadOnly checks Svix's readOnly: the token reads its
+// application's endpoints and messages and may change nothing (403).
+func TestPortalTokenReadOnly(t *testing.T) {
+	h := newAPI(t, httpapi.Config{})
+	h.expect(201, "POST", "/api/v1/app", map[string]any{"name": "Mine", "uid": "mine"})
+	ep := field(h.expect(201, "POST", "/api/v1/app/mine/endpoint", map[string]any{"url": "https://mine.example.com"}), "id")
+	tok := field(h.expect(200, "POST", "/api/v1/auth/app-portal-access/mine", map[string]any{"readOnly": true}), "token")
+	for _, p := range []string{"/api/v1/app/mine", "/api/v1/app/mine/endpoint", "/api/v1/app/mine/endpoint/" + ep, "/api/v1/app/mine/msg"} {
+		mustStatus(t, h.do(tok, "GET", p, nil), 200)
+	}
+	for _, w := range []struct{ method, path string }{{"POST", "/api/v1/app/mine/endpoint"}, {"PATCH", "/api/v1/app/mine/endpoint/" + ep},
+		{"DELETE", "/api/v1/app/mine/endpoint/" + ep}, {"POST", "/api/v1/app/mine/msg"}, {"POST", "/api/v1/app/mine/endpoint/" + ep + "/secret/rotate"}} {
+		svixError(t, h.do(tok, w.method, w.path, map[string]any{"url": "https://x.example.com", "eventType": "a.b", "payload": map[string]any{}}), 403, "insufficient access")
+	}
+	mustStatus(t, h.do(adminToken, "GET", "/api/v1/app/mine/endpoint/"+ep, nil), 200)
+	// A token without readOnly writes.
+	rw := field(h.expect(200, "POST", "/api/v1/auth/app-portal-access/mine", map[string]any{"readOnly": false}), "token")
+	mustStatus(t, h.do(rw, "PATCH", "/api/v1/app/mine/endpoint/"+ep, map[string]any{"description": "x"}), 200)
+}

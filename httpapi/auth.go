@@ -72,6 +72,19 @@ func (s *server) authenticate(r *http.Request) (*principal, error) {
 	return p, nil
 }
 
+// mayUse says whether an app-scoped token may make request r to a route
+// of this access level: anyToken routes, or appScope routes under its own
+// application (by id or uid), and only reads if it is read-only.
+func (p *principal) mayUse(level access, r *http.Request) bool {
+	if level == anyToken {
+		return true
+	}
+	appKey := r.PathValue("app_id")
+	ownApp := appKey != "" && (appKey == p.token.AppID || (p.appUID != "" && appKey == p.appUID))
+	reads := r.Method == http.MethodGet || r.Method == http.MethodHead
+	return level == appScope && ownApp && (!p.token.ReadOnly || reads)
+}
+
 // access says who may use a route.
 type access int
 
@@ -84,7 +97,8 @@ const (
 
 // guard authenticates requests to a route and enforces its access level.
 // App-scoped tokens are checked against the {app_id} path value, as id or
-// uid, before anything is looked up.
+// uid, and read-only ones against the method, before anything is looked
+// up.
 func (s *server) guard(level access, h http.HandlerFunc) http.HandlerFunc {
 	if level == public {
 		return h
@@ -95,14 +109,9 @@ func (s *server) guard(level access, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, err, s.log)
 			return
 		}
-		if !p.admin {
-			appKey := r.PathValue("app_id")
-			allowed := level == anyToken ||
-				(level == appScope && appKey != "" && (appKey == p.token.AppID || (p.appUID != "" && appKey == p.appUID)))
-			if !allowed {
-				writeError(w, herald.Errorf(herald.EForbidden, "This token may not access this resource."), s.log)
-				return
-			}
+		if !p.admin && !p.mayUse(level, r) {
+			writeError(w, herald.Errorf(herald.EForbidden, "This token may not access this resource."), s.log)
+			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	}

@@ -10,6 +10,7 @@ import (
 type portalIn struct {
 	Application  opt[applicationIn] `json:"application"`
 	Expiry       opt[int64]         `json:"expiry"`
+	ReadOnly     opt[bool]          `json:"readOnly"`
 	FeatureFlags opt[[]string]      `json:"featureFlags"`
 }
 
@@ -21,8 +22,8 @@ const (
 )
 
 // appPortalAccess issues a token that can see and manage only one
-// application, for expiry seconds (default Config.PortalTokenTTL). Only a
-// hash of the token is stored.
+// application, for expiry seconds (default Config.PortalTokenTTL); with
+// readOnly, it may only read (GET). Only a hash of the token is stored.
 func (s *server) appPortalAccess(w http.ResponseWriter, r *http.Request) {
 	var in portalIn
 	if err := s.decode(w, r, &in, true); err != nil {
@@ -56,6 +57,7 @@ func (s *server) appPortalAccess(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := storedToken(secret, app.ID, "", now, expires)
+	tok.ReadOnly, _ = in.ReadOnly.value()
 	if err := s.store.TokenCreate(r.Context(), tok); err != nil {
 		writeError(w, err, s.log)
 		return

@@ -9,14 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const tokenColumns = "id, hash, app_id, name, prefix, expires_at, created_at"
+const tokenColumns = "id, hash, app_id, name, prefix, read_only, expires_at, created_at"
 
 // TokenCreate implements herald.AuthStore. EConflict if the ID or hash is
 // taken; ENotFound if the token's application does not exist.
 func (s *Store) TokenCreate(ctx context.Context, t *herald.Token) error {
 	return s.write(ctx, "create token", func(w *wtx) error {
-		_, err := w.exec("INSERT INTO tokens ("+tokenColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-			t.ID, t.Hash, nullStr(t.AppID), t.Name, t.Prefix, tsPtr(t.ExpiresAt), t.CreatedAt)
+		_, err := w.exec("INSERT INTO tokens ("+tokenColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+			t.ID, t.Hash, nullStr(t.AppID), t.Name, t.Prefix, t.ReadOnly, tsPtr(t.ExpiresAt), t.CreatedAt)
 		switch {
 		case isUnique(err):
 			return herald.Errorf(herald.EConflict, "Token already exists")
@@ -92,7 +92,7 @@ func scanToken(row pgx.Row) (*herald.Token, error) {
 	var t herald.Token
 	var appID *string
 	var expires *time.Time
-	if err := row.Scan(&t.ID, &t.Hash, &appID, &t.Name, &t.Prefix, &expires, &t.CreatedAt); err != nil {
+	if err := row.Scan(&t.ID, &t.Hash, &appID, &t.Name, &t.Prefix, &t.ReadOnly, &expires, &t.CreatedAt); err != nil {
 		return nil, err
 	}
 	t.AppID, t.ExpiresAt, t.CreatedAt = fromNullStr(appID), fromTSPtr(expires), fromTS(t.CreatedAt)

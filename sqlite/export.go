@@ -84,7 +84,7 @@ var exportTables = []exportTable{
 		col("app_id", textColumn), {"seq", intColumn, "0"}, {"msg_id", textColumn, pollConsumerExport},
 		col("updated_at", timeColumn)}},
 	{"tokens", []exportColumn{col("id", textColumn), col("hash", textColumn), col("app_id", textColumn),
-		col("name", textColumn), col("prefix", textColumn), col("expires_at", timeColumn), col("created_at", timeColumn)}},
+		col("name", textColumn), col("prefix", textColumn), col("read_only", boolColumn), col("expires_at", timeColumn), col("created_at", timeColumn)}},
 	{"idempotency", []exportColumn{col("key", textColumn), col("status_code", intColumn), col("body", blobColumn),
 		col("expires_at", timeColumn)}},
 	{"tasks", []exportColumn{col("id", textColumn), col("kind", textColumn), col("status", textColumn),

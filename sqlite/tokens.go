@@ -7,14 +7,14 @@ import (
 	"github.com/herald-webhooks/herald"
 )
 
-const tokenColumns = "id, hash, app_id, name, prefix, expires_at, created_at"
+const tokenColumns = "id, hash, app_id, name, prefix, read_only, expires_at, created_at"
 
 // TokenCreate implements herald.AuthStore. EConflict if the ID or hash is
 // taken; ENotFound if the token's application does not exist.
 func (s *Store) TokenCreate(ctx context.Context, t *herald.Token) error {
 	return s.write(ctx, "create token", func(w *wtx) error {
-		_, err := w.exec("INSERT INTO tokens ("+tokenColumns+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-			t.ID, t.Hash, nullStr(t.AppID), t.Name, t.Prefix, tsPtr(t.ExpiresAt), ts(t.CreatedAt))
+		_, err := w.exec("INSERT INTO tokens ("+tokenColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			t.ID, t.Hash, nullStr(t.AppID), t.Name, t.Prefix, t.ReadOnly, tsPtr(t.ExpiresAt), ts(t.CreatedAt))
 		switch {
 		case isUnique(err):
 			return herald.Errorf(herald.EConflict, "Token already exists")
@@ -90,7 +90,7 @@ func scanToken(row interface{ Scan(...any) error }) (*herald.Token, error) {
 	var appID sql.NullString
 	var expires sql.NullInt64
 	var created int64
-	if err := row.Scan(&t.ID, &t.Hash, &appID, &t.Name, &t.Prefix, &expires, &created); err != nil {
+	if err := row.Scan(&t.ID, &t.Hash, &appID, &t.Name, &t.Prefix, &t.ReadOnly, &expires, &created); err != nil {
 		return nil, err
 	}
 	t.AppID, t.ExpiresAt, t.CreatedAt = appID.String, fromTSPtr(expires), fromTS(created)

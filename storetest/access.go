@@ -17,7 +17,7 @@ func testTokenAdminListGetRevoke(t *testing.T, f *fixture) {
 	a := f.app()
 	expires := at(3_600_000)
 	first := &herald.Token{ID: herald.NewID(herald.PrefixToken, f.tick()), Hash: "h-first", Name: "ci deploys", Prefix: "hrda_AbCd", CreatedAt: f.tick()}
-	scoped := &herald.Token{ID: herald.NewID(herald.PrefixToken, f.tick()), Hash: "h-scoped", AppID: a.ID, Prefix: "hrdp_XyZ1", ExpiresAt: &expires, CreatedAt: f.tick()}
+	scoped := &herald.Token{ID: herald.NewID(herald.PrefixToken, f.tick()), Hash: "h-scoped", AppID: a.ID, Prefix: "hrdp_XyZ1", ReadOnly: true, ExpiresAt: &expires, CreatedAt: f.tick()}
 	second := &herald.Token{ID: herald.NewID(herald.PrefixToken, f.tick()), Hash: "h-second", Name: "", Prefix: "hrda_EfGh", ExpiresAt: &expires, CreatedAt: f.tick()}
 
 	got, err := f.s.TokenListAdmin(f.ctx)
@@ -63,5 +63,6 @@ func checkToken(t *testing.T, what string, got, want *herald.Token) {
 	t.Helper()
 	checkFields(t, what, field{"ID", got.ID, want.ID}, field{"Hash", got.Hash, want.Hash},
 		field{"AppID", got.AppID, want.AppID}, field{"Name", got.Name, want.Name}, field{"Prefix", got.Prefix, want.Prefix},
+		field{"ReadOnly", got.ReadOnly, want.ReadOnly},
 		field{"ExpiresAt", got.ExpiresAt, want.ExpiresAt}, field{"CreatedAt", got.CreatedAt, want.CreatedAt})
 }

@@ -57,9 +57,9 @@ func newStoredObjects() *storedObjects {
 	o.attempt = herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, at), AppID: o.app.ID, MsgID: o.msg.ID,
 		EndpointID: o.ep.ID, URL: o.ep.URL, Status: herald.StatusFail, ResponseStatusCode: 500,
 		Response: "boom", ResponseDurationMs: 12, Trigger: herald.TriggerScheduled, CreatedAt: at}
-	o.adminTok = herald.Token{ID: herald.NewID(herald.PrefixToken, at), Hash: "aa11", CreatedAt: at}
+	o.adminTok = herald.Token{ID: herald.NewID(herald.PrefixToken, at), Hash: "aa11", Name: "ci deploys", Prefix: "hrda_AbCd", CreatedAt: at}
 	o.appTok = herald.Token{ID: herald.NewID(herald.PrefixToken, at.Add(time.Millisecond)), Hash: "bb22",
-		AppID: o.app.ID, ExpiresAt: &expires, CreatedAt: at}
+		AppID: o.app.ID, Prefix: "hrdp_EfGh", ReadOnly: true, ExpiresAt: &expires, CreatedAt: at}
 	o.idem = herald.IdempotentResponse{Key: "k1", StatusCode: 202, Body: []byte(`{"id":"msg_x"}`),
 		ExpiresAt: time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)}
 	o.task = herald.Task{ID: herald.NewID(herald.PrefixTask, at), Kind: "endpoint.recover", Status: "finished", UpdatedAt: at}

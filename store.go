@@ -254,6 +254,9 @@ type AuthStore interface {
 	TokenListAdmin(ctx context.Context) ([]Token, error)
 	// TokenDelete removes the token with this ID; no error if none.
 	TokenDelete(ctx context.Context, id string) error
+	// TokenPurgeExpired deletes up to 1000 tokens whose expiry is at or
+	// before now and returns how many it deleted.
+	TokenPurgeExpired(ctx context.Context, now time.Time) (int, error)
 	// IdempotencyGet returns the unexpired response kept for key;
 	// ENotFound if none.
 	IdempotencyGet(ctx context.Context, key string, now time.Time) (*IdempotentResponse, error)

@@ -29,6 +29,8 @@ type MaintenanceStore interface {
 	DeliveryRescue(ctx context.Context, leaseBefore, now time.Time) (int, error)
 	// IdempotencyPurge is herald.AuthStore's.
 	IdempotencyPurge(ctx context.Context, now time.Time) (int, error)
+	// TokenPurgeExpired is herald.AuthStore's.
+	TokenPurgeExpired(ctx context.Context, now time.Time) (int, error)
 }
 
 // MaintenanceConfig configures maintenance. Zero values take the
@@ -47,7 +49,7 @@ type MaintenanceConfig struct {
 	// lease ended (their process died) to the queue. Default 5s.
 	RescueInterval time.Duration
 	// PurgeInterval is how often the leader deletes expired idempotency
-	// records. Default 5m.
+	// records and expired tokens. Default 5m.
 	PurgeInterval time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
@@ -125,6 +127,7 @@ func NewMaintainer(cfg MaintenanceConfig, store MaintenanceStore) *Maintainer {
 			return store.DeliveryRescue(ctx, now, now)
 		}},
 		{name: "purge idempotency records", interval: cfg.PurgeInterval, run: store.IdempotencyPurge},
+		{name: "purge expired tokens", interval: cfg.PurgeInterval, run: store.TokenPurgeExpired},
 	}
 	return m
 }

@@ -87,6 +87,25 @@ func (s *Store) TokenDelete(ctx context.Context, id string) error {
 	})
 }
 
+// tokenPurgeBatch bounds one purge, so that it never holds rows long.
+const tokenPurgeBatch = 1000
+
+// TokenPurgeExpired implements herald.AuthStore.
+func (s *Store) TokenPurgeExpired(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := s.write(ctx, "purge expired tokens", func(w *wtx) error {
+		tag, err := w.exec(`DELETE FROM tokens WHERE id IN (
+			SELECT id FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2)`, now, tokenPurgeBatch)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	if err != nil {
+		// The operation may still be running: its results are not read.
+		return 0, err
+	}
+	return n, nil
+}
+
 // scanToken reads a row of tokenColumns.
 func scanToken(row pgx.Row) (*herald.Token, error) {
 	var t herald.Token

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/herald-webhooks/herald"
 )
@@ -82,6 +83,29 @@ func (s *Store) TokenDelete(ctx context.Context, id string) error {
 		_, err := w.exec("DELETE FROM tokens WHERE id = ?", id)
 		return err
 	})
+}
+
+// tokenPurgeBatch bounds one purge, so that it never holds the writer
+// long.
+const tokenPurgeBatch = 1000
+
+// TokenPurgeExpired implements herald.AuthStore.
+func (s *Store) TokenPurgeExpired(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := s.write(ctx, "purge expired tokens", func(w *wtx) error {
+		res, err := w.exec(`DELETE FROM tokens WHERE id IN (
+			SELECT id FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)`, ts(now), tokenPurgeBatch)
+		if err != nil {
+			return err
+		}
+		n, err = affected(res)
+		return err
+	})
+	if err != nil {
+		// The operation may still be running: its results are not read.
+		return 0, err
+	}
+	return n, nil
 }
 
 // scanToken reads a row of tokenColumns.

@@ -8,6 +8,43 @@ import (
 
 var accessTests = []test{
 	{"TokenAdminListGetRevoke", testTokenAdminListGetRevoke},
+	{"TokenPurgeExpired", testTokenPurgeExpired},
+}
+
+// testTokenPurgeExpired checks that the purge deletes the tokens whose
+// expiry has come, admin and app-scoped, and keeps the others.
+func testTokenPurgeExpired(t *testing.T, f *fixture) {
+	a := f.app()
+	early, late := at(10_000), at(20_000)
+	toks := map[string]*herald.Token{
+		"expired admin":  {Hash: "p1", ExpiresAt: &early},
+		"expired scoped": {Hash: "p2", AppID: a.ID, ExpiresAt: &early},
+		"at now":         {Hash: "p3", AppID: a.ID, ExpiresAt: &late},
+		"later":          {Hash: "p4", AppID: a.ID, ExpiresAt: ptr(at(30_000))},
+		"never":          {Hash: "p5"},
+	}
+	for name, tok := range toks {
+		tok.ID, tok.CreatedAt = herald.NewID(herald.PrefixToken, f.tick()), f.tick()
+		must(t, f.s.TokenCreate(f.ctx, tok), "TokenCreate "+name)
+	}
+	n, err := f.s.TokenPurgeExpired(f.ctx, late)
+	must(t, err, "TokenPurgeExpired")
+	if n != 3 {
+		t.Fatalf("purged %d, want 3", n)
+	}
+	for name, tok := range toks {
+		_, err := f.s.TokenGet(f.ctx, tok.ID)
+		if name == "later" || name == "never" {
+			must(t, err, "TokenGet kept "+name)
+		} else {
+			wantCode(t, err, herald.ENotFound, "TokenGet purged "+name)
+		}
+	}
+	n, err = f.s.TokenPurgeExpired(f.ctx, late)
+	must(t, err, "TokenPurgeExpired again")
+	if n != 0 {
+		t.Fatalf("second purge removed %d, want 0", n)
+	}
 }
 
 // testTokenAdminListGetRevoke checks that admin tokens keep their name and

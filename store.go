@@ -24,6 +24,7 @@ type Store interface {
 	AuthStore
 	LeaderStore
 	PollStore
+	StatsStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store; pending writes are flushed first.

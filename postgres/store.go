@@ -56,6 +56,9 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Logger receives the store's log lines. Default: discard.
 	Logger *slog.Logger
+	// Observer is told about each write batch (group commit): its size and
+	// duration. Default: none.
+	Observer herald.StoreObserver
 }
 
 // withDefaults returns cfg with its zero values replaced by the defaults.

@@ -257,7 +257,11 @@ func (w *writer) runBatch(batch []*writeOp) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
 	defer cancel()
+	start := time.Now()
 	results, notify, err := w.commitBatch(ctx, live)
+	if obs := w.s.cfg.Observer; obs != nil {
+		obs.ObserveCommit(len(live), time.Since(start), err)
+	}
 	if err != nil {
 		w.logger.Warn("write batch failed", "ops", len(live), "err", err)
 		for _, op := range live {

@@ -30,6 +30,9 @@ type Config struct {
 	Path string
 	// Logger receives the store's log lines. Default: discard.
 	Logger *slog.Logger
+	// Observer is told about each write batch (group commit): its size and
+	// duration. Default: none.
+	Observer herald.StoreObserver
 	// MaxBatch is the most write operations merged into one commit.
 	// Default: 1024.
 	MaxBatch int
@@ -124,6 +127,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("open sqlite store: %w", err)
 	}
+	s.w.observer = cfg.Observer // read only once operations are sent to the writer
 	s.handoff = newHandoff(cfg.ClaimOnCreate, s.due)
 	s.w.onDue, s.w.onRollback = s.due.mark, s.due.unknown
 	cfg.Logger.Debug("sqlite store opened", "path", cfg.Path)

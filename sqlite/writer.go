@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/herald-webhooks/herald"
 )
 
 // Write operation states: an op is queued until the writer takes it or its
@@ -124,6 +126,7 @@ type writer struct {
 	// Set before the first operation: onDue sees every delivery made
 	// pending, onRollback every rolled-back transaction or savepoint.
 	onDue      func(endpointID string, at time.Time)
+	observer   herald.StoreObserver // told about each batch; may be nil
 	onRollback func()
 
 	mu     sync.RWMutex // guards closed against sends on ops
@@ -278,7 +281,11 @@ func (w *writer) runBatch(batch []*writeOp) {
 	if len(live) == 0 {
 		return
 	}
+	start := time.Now()
 	results, notify, err := w.commitBatch(live)
+	if w.observer != nil {
+		w.observer.ObserveCommit(len(live), time.Since(start), err)
+	}
 	if err != nil {
 		w.logger.Error("write batch failed", "ops", len(live), "err", err)
 		for _, op := range live {

@@ -39,7 +39,7 @@ func Run(t *testing.T, h Harness) {
 	var all []test
 	for _, group := range [][]test{
 		applicationTests, endpointTests, eventTypeTests, messageTests, fanOutTests,
-		claimTests, queueTests, attemptTests, viewTests, authTests, accessTests, lifecycleTests, concurrencyTests, clusterTests, pollTests,
+		claimTests, queueTests, attemptTests, viewTests, authTests, accessTests, lifecycleTests, concurrencyTests, clusterTests, pollTests, statsTests,
 	} {
 		all = append(all, group...)
 	}

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/herald-webhooks/herald"
 	"github.com/herald-webhooks/herald/internal/egress"
 )
@@ -64,6 +66,10 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the engine's logs. Default: discard.
 	Logger *slog.Logger
+	// Observer is told about each attempt (for metrics). Default: none.
+	Observer herald.DeliveryObserver
+	// Tracer makes a span of each attempt. Default: a no-op tracer.
+	Tracer trace.Tracer
 }
 
 func (c Config) withDefaults() Config {
@@ -105,6 +111,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Tracer == nil {
+		c.Tracer = noTracer
 	}
 	return c
 }

@@ -69,7 +69,7 @@ func (e *Engine) leaseCovers(job *herald.DeliveryJob) bool {
 		return true
 	}
 	e.log.Warn("delivery left to its lease: too little of it is left for the attempt",
-		"msg_id", job.Message.ID, "endpoint_id", job.Endpoint.ID, "lease_until", lease)
+		"app_id", job.Delivery.AppID, "msg_id", job.Message.ID, "endpoint_id", job.Endpoint.ID, "lease_until", lease)
 	return false
 }
 
@@ -77,12 +77,20 @@ func (e *Engine) leaseCovers(job *herald.DeliveryJob) bool {
 // when shutdown aborted it.
 func (e *Engine) attempt(ctx context.Context, job *herald.DeliveryJob) (res herald.DeliveryResult, ok bool) {
 	start := e.cfg.Now()
+	began := time.Now() // monotonic, for the duration metric
 	out := outcome{}
+	ctx, span := e.startAttemptSpan(ctx, job)
 	defer func() {
 		if r := recover(); r != nil {
-			e.log.Error("delivery attempt panicked", "msg_id", job.Message.ID, "endpoint_id", job.Endpoint.ID, "err", r)
+			e.log.Error("delivery attempt panicked", "app_id", job.Delivery.AppID, "msg_id", job.Message.ID, "endpoint_id", job.Endpoint.ID, "err", r)
 			out = outcome{reason: "internal error during the attempt"}
 			res, ok = e.result(job, start, out), true
+		}
+		if ok {
+			e.observe(&res, time.Since(began))
+			endAttemptSpan(span, &res)
+		} else {
+			span.End() // aborted by shutdown: nothing recorded
 		}
 	}()
 	if job.Endpoint.Disabled {

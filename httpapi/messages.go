@@ -77,6 +77,7 @@ func (s *server) createMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err, s.log)
 		return
 	}
+	s.observeMessageAccepted()
 	writeMessage(w, http.StatusAccepted, toMessage(msg, withContent))
 }
 

@@ -10,17 +10,18 @@ func (s *server) routes(mux *http.ServeMux) {
 		if pattern[:4] == "POST" {
 			h = s.idempotent(h)
 		}
-		mux.Handle(pattern, s.guard(level, h))
+		mux.Handle(pattern, s.traced(pattern, s.guard(level, h)))
 	}
 
 	handle("GET /api/v1/health", public, s.health)
 	handle("GET /api/v1/health/ping", public, s.ping)
+	handle("GET /api/v1/health/ready", public, s.ready)
 	// Answers holding a new secret are not kept for idempotency keys, so
 	// that no secret is stored in clear.
-	mux.Handle("POST /api/v1/auth/app-portal-access/{app_id}", s.guard(adminOnly, s.appPortalAccess))
+	mux.Handle("POST /api/v1/auth/app-portal-access/{app_id}", s.traced("POST /api/v1/auth/app-portal-access/{app_id}", s.guard(adminOnly, s.appPortalAccess)))
 	handle("POST /api/v1/auth/logout", anyToken, s.logout)
 	handle("GET /api/v1/auth/token", adminOnly, s.listAdminTokens)
-	mux.Handle("POST /api/v1/auth/token", s.guard(adminOnly, s.createAdminToken))
+	mux.Handle("POST /api/v1/auth/token", s.traced("POST /api/v1/auth/token", s.guard(adminOnly, s.createAdminToken)))
 	handle("DELETE /api/v1/auth/token/{token_id}", adminOnly, s.revokeToken)
 
 	handle("GET /api/v1/app", adminOnly, s.listApplications)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/herald-webhooks/herald"
 )
 
@@ -33,6 +35,11 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives request errors. Default: discard.
 	Logger *slog.Logger
+	// Observer counts accepted messages (for metrics). Default: none.
+	Observer herald.APIObserver
+	// Tracer makes a span of each request, named by its route. Default:
+	// none (no spans, no cost).
+	Tracer trace.Tracer
 }
 
 func (c Config) withDefaults() Config {

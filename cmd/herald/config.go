@@ -59,6 +59,15 @@ type Config struct {
 	// PprofAddr, when set, serves Go's profiling endpoints (/debug/pprof/)
 	// on this address, for diagnosing performance. Default off.
 	PprofAddr string
+	// Metrics turns the Prometheus metrics on. Default true.
+	Metrics bool
+	// MetricsAddr, when set, serves /metrics on this address instead of
+	// on the API listener. Default: on the API listener.
+	MetricsAddr string
+	// OTLPEndpoint, when set, exports traces to this OTLP/HTTP base URL
+	// (/v1/traces is added). Default: OpenTelemetry's standard variables,
+	// else tracing off.
+	OTLPEndpoint string
 	// Role is what this process runs: "all" (the API and the delivery
 	// engine), "api" (only the API) or "worker" (only delivery). Default all.
 	Role string
@@ -174,6 +183,27 @@ func settings() []setting {
 				}
 			}
 			c.PprofAddr = v
+			return nil
+		}},
+		{"metrics", "HERALD_METRICS", "true", "serve Prometheus metrics at /metrics (true or false)", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			c.Metrics = b
+			return err
+		}},
+		{"metrics-addr", "HERALD_METRICS_ADDR", "", "address to serve /metrics on instead of the API listener", func(c *Config, v string) error {
+			if v != "" {
+				if _, _, err := net.SplitHostPort(v); err != nil {
+					return fmt.Errorf("not host:port: %v", err)
+				}
+			}
+			c.MetricsAddr = v
+			return nil
+		}},
+		{"otlp-endpoint", "HERALD_OTLP_ENDPOINT", "", "OTLP/HTTP base URL to export traces to (off when empty and OTEL_EXPORTER_OTLP_ENDPOINT is unset)", func(c *Config, v string) error {
+			if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+				return errors.New("must be an http:// or https:// URL")
+			}
+			c.OTLPEndpoint = v
 			return nil
 		}},
 		{"role", "HERALD_ROLE", "all", "all (API and delivery), api or worker", oneOf(func(c *Config, v string) { c.Role = v }, "all", "api", "worker")},

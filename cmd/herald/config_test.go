@@ -28,6 +28,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Role:                "all",
 		DatabaseMaxConns:    16,
 		LeaderTerm:          15 * time.Second,
+		Metrics:             true,
 		APITimeout:          10 * time.Second,
 	}
 	if !reflect.DeepEqual(cfg, want) {

@@ -42,23 +42,35 @@ func runServe(ctx context.Context, args []string, environ []string, stdout, stde
 		return err
 	}
 
-	store, err := openStore(ctx, cfg, logger)
+	node := delivery.NodeName() // this process in claims and elections
+	obs, stopObs, err := startObservability(ctx, cfg, environ, node, logger)
+	if err != nil {
+		return err
+	}
+	defer stopObs()
+	// The API listens before the store opens, so that its readiness
+	// check answers "starting" while migrations run.
+	srv, addr, serveErr, gate, err := listenAPI(cfg, obs, logger)
+	if err != nil {
+		return err
+	}
+	if srv != nil {
+		defer srv.Close() // after the Shutdown below; on early errors too
+	}
+
+	store, err := openStore(ctx, cfg, logger, obs.storeObserver())
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	obs.watchQueue(store, logger)
 
-	node := delivery.NodeName() // this process in claims and elections
-	stopEngine, err := startEngine(ctx, cfg, node, store, logger)
+	stopEngine, err := startEngine(ctx, cfg, node, store, obs, logger)
 	if err != nil {
 		return err
 	}
 	defer stopEngine()
-
-	srv, addr, serveErr, err := startAPI(cfg, token, store, logger)
-	if err != nil {
-		return err
-	}
+	openAPI(gate, cfg, token, store, obs, logger)
 
 	if cfg.PprofAddr != "" {
 		stopPprof, err := startPprof(cfg.PprofAddr, logger)
@@ -105,11 +117,14 @@ func runServe(ctx context.Context, args []string, environ []string, stdout, stde
 // startEngine starts the delivery engine when the role runs one, and
 // returns the function that stops it (bounded by ShutdownTimeout; safe
 // twice).
-func startEngine(ctx context.Context, cfg Config, node string, store herald.Store, logger *slog.Logger) (func(), error) {
+func startEngine(ctx context.Context, cfg Config, node string, store herald.Store, obs observability, logger *slog.Logger) (func(), error) {
 	if !cfg.RunsWorker() {
 		return func() {}, nil
 	}
-	engine := delivery.New(deliveryConfig(cfg, node, logger), store)
+	engine := delivery.New(obs.delivery(deliveryConfig(cfg, node, logger)), store)
+	if obs.metrics != nil {
+		obs.metrics.InFlight(engine.InFlight)
+	}
 	if err := engine.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start delivery engine: %w", err)
 	}
@@ -120,25 +135,24 @@ func startEngine(ctx context.Context, cfg Config, node string, store herald.Stor
 	}, nil
 }
 
-// startAPI listens and serves the API when the role runs it. serveErr
-// receives the server's error if it stops by itself.
-func startAPI(cfg Config, token string, store herald.Store, logger *slog.Logger) (srv *http.Server, addr string, serveErr chan error, err error) {
+// listenAPI listens and serves when the role runs the API: first the
+// gate (starting), until openAPI. serveErr receives the server's error if
+// it stops by itself.
+func listenAPI(cfg Config, obs observability, logger *slog.Logger) (srv *http.Server, addr string, serveErr chan error, g *gate, err error) {
 	serveErr = make(chan error, 1)
 	if !cfg.RunsAPI() {
-		return nil, "", serveErr, nil
+		return nil, "", serveErr, nil, nil
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		return nil, "", nil, nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	g = &gate{}
+	if obs.metrics != nil && cfg.MetricsAddr == "" {
+		g.metrics = obs.metrics.Handler()
 	}
 	srv = &http.Server{
-		Handler: httpapi.NewServer(httpapi.Config{
-			AdminToken:   token,
-			PublicURL:    cfg.PublicURL,
-			MaxBodyBytes: cfg.MaxBodyBytes,
-			Timeout:      cfg.APITimeout,
-			Logger:       logger,
-		}, store),
+		Handler:           g,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -146,7 +160,21 @@ func startAPI(cfg Config, token string, store herald.Store, logger *slog.Logger)
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	go func() { serveErr <- srv.Serve(ln) }()
-	return srv, ln.Addr().String(), serveErr, nil
+	return srv, ln.Addr().String(), serveErr, g, nil
+}
+
+// openAPI hands the gate's requests to the API (nothing without a gate).
+func openAPI(g *gate, cfg Config, token string, store herald.Store, obs observability, logger *slog.Logger) {
+	if g == nil {
+		return
+	}
+	g.open(httpapi.NewServer(obs.api(httpapi.Config{
+		AdminToken:   token,
+		PublicURL:    cfg.PublicURL,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Timeout:      cfg.APITimeout,
+		Logger:       logger,
+	}), store))
 }
 
 func deliveryConfig(cfg Config, node string, logger *slog.Logger) delivery.Config {

@@ -13,18 +13,19 @@ import (
 
 // openStore opens the configured store: PostgreSQL when DatabaseURL is set,
 // else the embedded database in DataDir.
-func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (herald.Store, error) {
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger, observer herald.StoreObserver) (herald.Store, error) {
 	if !cfg.Embedded() {
 		st, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: cfg.DatabaseSchema,
-			MaxConns: cfg.DatabaseMaxConns, Logger: logger})
+			MaxConns: cfg.DatabaseMaxConns, Logger: logger, Observer: observer})
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 		return st, nil
 	}
 	st, err := sqlite.Open(ctx, sqlite.Config{
-		Path:   filepath.Join(cfg.DataDir, "herald.db"),
-		Logger: logger,
+		Path:     filepath.Join(cfg.DataDir, "herald.db"),
+		Logger:   logger,
+		Observer: observer,
 		// The data dir is locked to this process, whose engine (if its
 		// role runs one) rescues every lease when it starts.
 		ClaimOnCreate: cfg.RunsWorker(),

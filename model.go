@@ -28,10 +28,16 @@ type Endpoint struct {
 	EventTypes []string
 	// Channels limits the endpoint to messages sharing one of these
 	// channels; empty means all.
-	Channels     []string
-	Disabled     bool
-	ThrottleRate *int // deliveries per second; nil: no limit
-	Metadata     map[string]string
+	Channels []string
+	Disabled bool
+	// DisabledAt and DisabledReason say when and why the endpoint was
+	// disabled (automatically, see EndpointHealth, or through the API);
+	// nil and "" while it is enabled. Stores keep them with the
+	// endpoint's health.
+	DisabledAt     *time.Time
+	DisabledReason string
+	ThrottleRate   *int // deliveries per second; nil: no limit
+	Metadata       map[string]string
 	// Headers are sent with every attempt to this endpoint.
 	Headers map[string]string
 	// Secrets holds the signing secrets: Secrets[0] is the current one and

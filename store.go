@@ -25,6 +25,7 @@ type Store interface {
 	LeaderStore
 	PollStore
 	StatsStore
+	HealthStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store; pending writes are flushed first.
@@ -42,7 +43,8 @@ type ApplicationStore interface {
 	ApplicationUpdate(ctx context.Context, app *Application) error
 	// ApplicationDelete removes the application and everything under it.
 	ApplicationDelete(ctx context.Context, id string) error
-	// ApplicationList lists applications by ID.
+	// ApplicationList lists applications by ID, leaving out the
+	// operational application (OperationalAppUID).
 	ApplicationList(ctx context.Context, p ListParams) (Page[Application], error)
 }
 
@@ -54,7 +56,10 @@ type EndpointStore interface {
 	// EndpointGet returns the endpoint with ID or UID key in appID.
 	EndpointGet(ctx context.Context, appID, key string) (*Endpoint, error)
 	// EndpointUpdate replaces every stored field of ep.ID (including
-	// headers and secrets).
+	// headers, secrets, DisabledAt and DisabledReason). An endpoint that
+	// was disabled and is enabled by the update has its health cleared
+	// and, in the same transaction, an endpoint.enabled operational event
+	// emitted (see OperationalAppUID).
 	EndpointUpdate(ctx context.Context, ep *Endpoint) error
 	// EndpointDelete removes the endpoint and its pending deliveries.
 	EndpointDelete(ctx context.Context, appID, id string) error
@@ -169,7 +174,10 @@ type DeliveryStore interface {
 	// released by DeliveryRescue.
 	DeliveryClaim(ctx context.Context, p ClaimParams) ([]DeliveryJob, error)
 	// DeliveryComplete writes the results of attempts: inserts each
-	// attempt and updates its delivery, all in one transaction. A result
+	// attempt, updates its delivery and its endpoint's EndpointHealth, and
+	// emits the operational events they cause (message.attempt.exhausted
+	// for a result with StatusFail, and those of EndpointHealth.Record),
+	// all in one transaction. A result
 	// for a delivery that no longer exists (endpoint deleted) is skipped.
 	DeliveryComplete(ctx context.Context, results []DeliveryResult) error
 	// DeliveryRescue returns sending deliveries whose lease ends before

@@ -31,7 +31,13 @@ type MaintenanceStore interface {
 	IdempotencyPurge(ctx context.Context, now time.Time) (int, error)
 	// TokenPurgeExpired is herald.AuthStore's.
 	TokenPurgeExpired(ctx context.Context, now time.Time) (int, error)
+	// EndpointAutoDisable is herald.HealthStore's.
+	EndpointAutoDisable(ctx context.Context, p herald.AutoDisableParams) ([]herald.Endpoint, error)
 }
+
+// autoDisableBatch is the most endpoints one run of the auto-disable task
+// disables per store call.
+const autoDisableBatch = 50
 
 // MaintenanceConfig configures maintenance. Zero values take the
 // documented defaults.
@@ -51,6 +57,14 @@ type MaintenanceConfig struct {
 	// PurgeInterval is how often the leader deletes expired idempotency
 	// records and expired tokens. Default 5m.
 	PurgeInterval time.Duration
+	// AutoDisableAfter is how long an endpoint's deliveries must all
+	// fail (no success, no gap of more than herald.HealthGap between
+	// failures) before the leader disables it. 0: never (the zero value;
+	// the server's default is 5 days).
+	AutoDisableAfter time.Duration
+	// AutoDisableInterval is how often the leader looks for endpoints to
+	// disable. Default: a minute, or AutoDisableAfter/4 if shorter.
+	AutoDisableInterval time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Logger receives maintenance's logs. Default: discard.
@@ -69,6 +83,9 @@ func (c MaintenanceConfig) withDefaults() MaintenanceConfig {
 	}
 	if c.PurgeInterval <= 0 {
 		c.PurgeInterval = 5 * time.Minute
+	}
+	if c.AutoDisableInterval <= 0 {
+		c.AutoDisableInterval = min(time.Minute, max(c.AutoDisableAfter/4, 10*time.Millisecond))
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -129,7 +146,32 @@ func NewMaintainer(cfg MaintenanceConfig, store MaintenanceStore) *Maintainer {
 		{name: "purge idempotency records", interval: cfg.PurgeInterval, run: store.IdempotencyPurge},
 		{name: "purge expired tokens", interval: cfg.PurgeInterval, run: store.TokenPurgeExpired},
 	}
+	if cfg.AutoDisableAfter > 0 {
+		m.tasks = append(m.tasks, &task{name: "disable failing endpoints", interval: cfg.AutoDisableInterval,
+			run: m.autoDisable})
+	}
 	return m
+}
+
+// autoDisable disables the endpoints whose deliveries have all failed for
+// AutoDisableAfter, in batches of autoDisableBatch, and reports how many.
+// An endpoint counts as still failing when its last failure is more
+// recent than herald.HealthGap (or AutoDisableAfter, if shorter).
+func (m *Maintainer) autoDisable(ctx context.Context, now time.Time) (int, error) {
+	p := herald.AutoDisableParams{Now: now, FailingSince: now.Add(-m.cfg.AutoDisableAfter),
+		FailedAfter: now.Add(-min(herald.HealthGap, m.cfg.AutoDisableAfter)), Limit: autoDisableBatch}
+	total := 0
+	for {
+		eps, err := m.store.EndpointAutoDisable(ctx, p)
+		total += len(eps)
+		for i := range eps {
+			m.log.Warn("endpoint disabled: every delivery failed", "app_id", eps[i].AppID,
+				"endpoint_id", eps[i].ID, "reason", eps[i].DisabledReason)
+		}
+		if err != nil || len(eps) < p.Limit {
+			return total, err
+		}
+	}
 }
 
 // Node is the name this maintainer stands for election under.

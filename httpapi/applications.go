@@ -27,6 +27,9 @@ func (in *applicationIn) validate(p *problems, patch bool, loc ...string) {
 	if uid, ok := in.UID.value(); ok && !herald.ValidUID(uid) {
 		p.add("uid must be 1 to 256 of a-z A-Z 0-9 - _ .", at("uid")...)
 	}
+	if uid, _ := in.UID.value(); uid == herald.OperationalAppUID {
+		p.add("uid "+quote(uid)+" is reserved for operational webhooks", at("uid")...)
+	}
 	validateThrottle(p, in.ThrottleRate, at("throttleRate"))
 }
 
@@ -98,6 +101,9 @@ func (s *server) newApplication(r *http.Request, in *applicationIn) (*herald.App
 	now := s.cfg.Now()
 	app := &herald.Application{ID: herald.NewID(herald.PrefixApplication, now), CreatedAt: now, UpdatedAt: now}
 	in.apply(app, false)
+	if app.UID == herald.OperationalAppUID {
+		return nil, errReservedUID
+	}
 	if err := s.store.ApplicationCreate(r.Context(), app); err != nil {
 		return nil, err
 	}
@@ -177,9 +183,21 @@ func (s *server) deleteApplication(w http.ResponseWriter, r *http.Request) {
 	writeNoContent(w)
 }
 
-// app resolves the {app_id} path value (id or uid).
+// errReservedUID refuses an application with the operational uid.
+var errReservedUID = herald.Errorf(herald.EInvalid, "The uid '"+herald.OperationalAppUID+"' is reserved for operational webhooks")
+
+// errAppNotFound answers for the operational application outside the
+// operational-webhook API.
+var errAppNotFound = herald.Errorf(herald.ENotFound, "Application not found")
+
+// app resolves the {app_id} path value (id or uid). The operational
+// application is not found, except under the operational-webhook API.
 func (s *server) app(r *http.Request) (*herald.Application, error) {
-	return s.store.ApplicationGet(r.Context(), r.PathValue("app_id"))
+	app, err := s.store.ApplicationGet(r.Context(), r.PathValue("app_id"))
+	if err == nil && app.UID == herald.OperationalAppUID && !operational(r.Context()) {
+		return nil, errAppNotFound
+	}
+	return app, err
 }
 
 // decodeValid decodes the body into v, then runs validate; query problems

@@ -77,13 +77,18 @@ type endpointOut struct {
 	Metadata     map[string]string `json:"metadata"`
 	CreatedAt    string            `json:"createdAt"`
 	UpdatedAt    string            `json:"updatedAt"`
+	// DisabledAt and DisabledReason are Herald's additions: when and why
+	// a disabled endpoint was disabled.
+	DisabledAt     *string `json:"disabledAt,omitempty"`
+	DisabledReason *string `json:"disabledReason,omitempty"`
 }
 
 func toEndpoint(e *herald.Endpoint) endpointOut {
 	return endpointOut{ID: e.ID, UID: strPtr(e.UID), URL: e.URL, Description: e.Description,
 		EventTypes: e.EventTypes, Channels: e.Channels, Disabled: e.Disabled,
 		ThrottleRate: e.ThrottleRate, Metadata: nonNilMap(e.Metadata),
-		CreatedAt: formatTime(e.CreatedAt), UpdatedAt: formatTime(e.UpdatedAt)}
+		CreatedAt: formatTime(e.CreatedAt), UpdatedAt: formatTime(e.UpdatedAt),
+		DisabledAt: optTime(e.DisabledAt), DisabledReason: strPtr(e.DisabledReason)}
 }
 
 type eventTypeOut struct {

@@ -243,6 +243,9 @@ func (s *server) patchEndpoint(w http.ResponseWriter, r *http.Request) {
 func (s *server) saveEndpoint(w http.ResponseWriter, r *http.Request, ep *herald.Endpoint, in *endpointIn, patch bool) {
 	in.apply(ep, patch)
 	ep.UpdatedAt = s.cfg.Now()
+	if !ep.Disabled {
+		ep.DisabledAt, ep.DisabledReason = nil, ""
+	}
 	if err := s.store.EndpointUpdate(r.Context(), ep); err != nil {
 		writeError(w, err, s.log)
 		return

@@ -62,6 +62,18 @@ func (s *server) routes(mux *http.ServeMux) {
 	handle("GET /api/v1/app/{app_id}/poller/{sink_id}/consumer/{consumer_id}", appScope, s.consumerPoll)
 	handle("POST /api/v1/app/{app_id}/poller/{sink_id}/consumer/{consumer_id}/seek", appScope, s.consumerSeek)
 
+	const opEndpoint = "/api/v1/operational-webhook/endpoint"
+	handle("GET "+opEndpoint, adminOnly, s.listOpEndpoints)
+	handle("POST "+opEndpoint, adminOnly, s.createOpEndpoint)
+	handle("GET "+opEndpoint+"/{endpoint_id}", adminOnly, s.inOperational(s.getOpEndpoint))
+	handle("PUT "+opEndpoint+"/{endpoint_id}", adminOnly, s.inOperational(s.updateOpEndpoint))
+	handle("DELETE "+opEndpoint+"/{endpoint_id}", adminOnly, s.inOperational(s.deleteEndpoint))
+	handle("GET "+opEndpoint+"/{endpoint_id}/headers", adminOnly, s.inOperational(s.getEndpointHeaders))
+	handle("PUT "+opEndpoint+"/{endpoint_id}/headers", adminOnly, s.inOperational(s.setEndpointHeaders(false)))
+	handle("PATCH "+opEndpoint+"/{endpoint_id}/headers", adminOnly, s.inOperational(s.setEndpointHeaders(true)))
+	handle("GET "+opEndpoint+"/{endpoint_id}/secret", adminOnly, s.inOperational(s.getEndpointSecret))
+	handle("POST "+opEndpoint+"/{endpoint_id}/secret/rotate", adminOnly, s.inOperational(s.rotateEndpointSecret))
+
 	handle("GET /api/v1/event-type", adminOnly, s.listEventTypes)
 	handle("POST /api/v1/event-type", adminOnly, s.createEventType)
 	handle("GET /api/v1/event-type/{event_type_name}", adminOnly, s.getEventType)

@@ -94,7 +94,7 @@ func (s *Store) ApplicationList(ctx context.Context, p herald.ListParams) (heral
 	p = listParams(p)
 	var a args
 	cond, dir := pageBounds("id", p, &a)
-	query := "SELECT " + appColumns + " FROM applications WHERE true" + cond +
+	query := "SELECT " + appColumns + " FROM applications WHERE (uid IS NULL OR uid <> '" + herald.OperationalAppUID + "')" + cond +
 		" ORDER BY id " + dir + " LIMIT " + a.add(p.Limit+1)
 	var rows []herald.Application
 	err := s.read(ctx, "list applications", func(q querier) error {

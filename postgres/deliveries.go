@@ -32,21 +32,45 @@ const completeQuery = `WITH r AS (
 		AS a (id, delivery_id, app_id, msg_id, endpoint_id, url, status, response_status_code, response,
 			response_duration_ms, trigger_type, created_at)
 	WHERE a.delivery_id IN (SELECT id FROM updated)
-	ON CONFLICT (id) DO NOTHING`
+	ON CONFLICT (id) DO NOTHING
+	RETURNING id`
 
 // DeliveryComplete implements herald.DeliveryStore: one write operation
-// and one statement for the whole batch, pipelined with the other
-// operations of its write batch. A result for a delivery that no
-// longer exists is skipped with its attempt. When several results name
-// one delivery, the last one sets its state.
+// for the whole batch. One statement writes the deliveries and attempts
+// (completeQuery); then the health of their endpoints is read, locked and
+// written, and the operational events they cause are emitted, in the same
+// transaction (recordHealth). A result for a delivery that no longer
+// exists is skipped with its attempt. When several results name one
+// delivery, the last one sets its state.
 func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryResult) error {
 	if len(results) == 0 {
 		return nil
 	}
 	args, requeued := completeArgs(results)
-	return s.writePipe(ctx, "complete deliveries", &pipeOp{
-		stmts:  []stmt{{sql: completeQuery, args: args}},
-		notify: requeued,
+	return s.write(ctx, "complete deliveries", func(w *wtx) error {
+		rows, err := w.tx.Query(w.ctx, completeQuery, args...)
+		if err != nil {
+			return err
+		}
+		inserted, err := collect(rows, func(sc scanner) (string, error) {
+			var id string
+			return id, sc.Scan(&id)
+		})
+		if err != nil {
+			return err
+		}
+		ok := make(map[string]bool, len(inserted))
+		for _, id := range inserted {
+			ok[id] = true
+		}
+		applied := make([]*herald.DeliveryResult, 0, len(inserted))
+		for i := range results {
+			if ok[results[i].Attempt.ID] {
+				applied = append(applied, &results[i])
+			}
+		}
+		w.notify = requeued
+		return recordHealth(w, applied)
 	})
 }
 

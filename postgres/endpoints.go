@@ -120,6 +120,12 @@ func (s *Store) EndpointGet(ctx context.Context, appID, key string) (*herald.End
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errEndpointNotFound
 		}
+		if err != nil {
+			return err
+		}
+		one := []herald.Endpoint{ep}
+		err = fillDisabled(ctx, q, one)
+		ep = one[0]
 		return err
 	})
 	if err != nil {
@@ -136,13 +142,25 @@ func (s *Store) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 	}
 	all := append(enc, ep.UpdatedAt, ep.ID, ep.AppID)
 	return s.write(ctx, "update endpoint", func(w *wtx) error {
+		var wasDisabled bool
+		err := w.tx.QueryRow(w.ctx, "SELECT disabled FROM endpoints WHERE id = $1 AND app_id = $2 FOR UPDATE",
+			ep.ID, ep.AppID).Scan(&wasDisabled)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errEndpointNotFound
+		}
+		if err != nil {
+			return err
+		}
 		tag, err := w.exec(`UPDATE endpoints SET uid = $1, url = $2, description = $3, event_types = $4,
 			channels = $5, disabled = $6, throttle_rate = $7, metadata = $8, headers = $9, secrets = $10,
 			updated_at = $11 WHERE id = $12 AND app_id = $13`, all...)
 		if isUnique(err) {
 			return errEndpointUIDTaken
 		}
-		return affectedOrNotFound(tag, err, errEndpointNotFound)
+		if err := affectedOrNotFound(tag, err, errEndpointNotFound); err != nil {
+			return err
+		}
+		return updateHealthState(w, ep, wasDisabled)
 	})
 }
 
@@ -170,7 +188,10 @@ func (s *Store) EndpointList(ctx context.Context, appID string, p herald.ListPar
 		}
 		var err error
 		rows, err = queryAll(ctx, q, scanEndpointRow, query, a...)
-		return err
+		if err != nil {
+			return err
+		}
+		return fillDisabled(ctx, q, rows)
 	})
 	if err != nil {
 		return herald.Page[herald.Endpoint]{}, err

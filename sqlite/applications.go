@@ -119,7 +119,7 @@ func (s *Store) ApplicationList(ctx context.Context, p herald.ListParams) (heral
 	cond, args, dir := pageBounds("id", p)
 	var rows []herald.Application
 	err := s.read(ctx, "list applications", func(q querier) error {
-		r, err := q.QueryContext(ctx, "SELECT "+appColumns+" FROM applications WHERE 1=1"+cond+
+		r, err := q.QueryContext(ctx, "SELECT "+appColumns+" FROM applications WHERE (uid IS NULL OR uid <> '"+herald.OperationalAppUID+"')"+cond+
 			" ORDER BY id "+dir+" LIMIT ?", append(args, p.Limit+1)...)
 		if err != nil {
 			return err

@@ -114,6 +114,12 @@ func (s *Store) EndpointGet(ctx context.Context, appID, key string) (*herald.End
 	err := s.read(ctx, "get endpoint", func(q querier) error {
 		var err error
 		ep, err = getEndpoint(ctx, q, appID, key)
+		if err != nil {
+			return err
+		}
+		one := []herald.Endpoint{ep}
+		err = fillDisabled(ctx, q, one)
+		ep = one[0]
 		return err
 	})
 	if err != nil {
@@ -141,6 +147,14 @@ func (s *Store) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 	args = append(args, ts(ep.UpdatedAt), ep.ID, ep.AppID)
 	err = s.write(ctx, "update endpoint", func(w *wtx) error {
 		w.w.fanOut.forget(ep.AppID)
+		var wasDisabled bool
+		err := w.queryRow("SELECT disabled FROM endpoints WHERE id = ? AND app_id = ?", ep.ID, ep.AppID).Scan(&wasDisabled)
+		if err == sql.ErrNoRows {
+			return errEndpointNotFound
+		}
+		if err != nil {
+			return err
+		}
 		res, err := w.exec(`UPDATE endpoints SET uid = ?, url = ?, description = ?, event_types = ?,
 			channels = ?, disabled = ?, throttle_rate = ?, metadata = ?, headers = ?, secrets = ?,
 			updated_at = ? WHERE id = ? AND app_id = ?`, args...)
@@ -153,7 +167,7 @@ func (s *Store) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
 		if n, err := affected(res); err != nil || n == 0 {
 			return orNotFound(err, errEndpointNotFound)
 		}
-		return nil
+		return updateHealthState(w, ep, wasDisabled)
 	})
 	if err == nil {
 		s.handoff.refresh(cloneEndpoint(ep))
@@ -195,7 +209,10 @@ func (s *Store) EndpointList(ctx context.Context, appID string, p herald.ListPar
 			return err
 		}
 		rows, err = collect(r, scanEndpointRow)
-		return err
+		if err != nil {
+			return err
+		}
+		return fillDisabled(ctx, q, rows)
 	})
 	if err != nil {
 		return herald.Page[herald.Endpoint]{}, err

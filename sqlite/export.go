@@ -87,6 +87,9 @@ var exportTables = []exportTable{
 		col("name", textColumn), col("prefix", textColumn), col("read_only", boolColumn), col("expires_at", timeColumn), col("created_at", timeColumn)}},
 	{"idempotency", []exportColumn{col("key", textColumn), col("status_code", intColumn), col("body", blobColumn),
 		col("expires_at", timeColumn)}},
+	{"endpoint_health", []exportColumn{col("endpoint_id", textColumn), col("app_id", textColumn),
+		col("first_failure_at", timeColumn), col("last_failure_at", timeColumn), col("last_success_at", timeColumn),
+		col("consecutive_failures", intColumn), col("disabled_at", timeColumn), col("disabled_reason", textColumn)}},
 	{"tasks", []exportColumn{col("id", textColumn), col("kind", textColumn), col("status", textColumn),
 		col("updated_at", timeColumn)}},
 }

@@ -21,6 +21,7 @@ func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryR
 	}
 	return s.write(ctx, "complete deliveries", func(w *wtx) error {
 		now := ts(time.Now())
+		applied := make([]*herald.DeliveryResult, 0, len(results))
 		for i := range results {
 			r := &results[i]
 			var endpointID string
@@ -34,12 +35,13 @@ func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryR
 			if err := insertAttempt(w, &r.Attempt); err != nil {
 				return err
 			}
+			applied = append(applied, r)
 			if r.Status == herald.StatusPending {
 				w.notify = true
 				w.due(endpointID, r.NextAttemptAt)
 			}
 		}
-		return nil
+		return recordHealth(w, applied)
 	})
 }
 

@@ -93,6 +93,10 @@ type Config struct {
 	// rescue, purges) leads without renewing: the longest maintenance
 	// waits for a new leader after its leader dies. Default 15s.
 	LeaderTerm time.Duration
+	// AutoDisableAfter is how long every delivery to an endpoint must
+	// fail (at least one failure a day) before the endpoint is disabled
+	// automatically; 0 turns auto-disable off. Default 120h (5 days).
+	AutoDisableAfter time.Duration
 }
 
 // Embedded reports whether the store is the embedded database in DataDir.
@@ -236,6 +240,14 @@ func settings() []setting {
 				err = errors.New("must be from 1s to 10m")
 			}
 			c.LeaderTerm = d
+			return err
+		}},
+		{"auto-disable-after", "HERALD_AUTO_DISABLE_AFTER", "120h", "disable an endpoint whose deliveries have all failed for this long (0: never)", func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err == nil && d < 0 {
+				err = errors.New("must not be negative")
+			}
+			c.AutoDisableAfter = d
 			return err
 		}},
 	}

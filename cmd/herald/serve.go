@@ -206,7 +206,7 @@ func deliveryConfig(cfg Config, node string, logger *slog.Logger) delivery.Confi
 // and the leader rescues expired leases often enough that a dead node's
 // deliveries wait little beyond their lease.
 func maintenanceConfig(cfg Config, node string, logger *slog.Logger) delivery.MaintenanceConfig {
-	m := delivery.MaintenanceConfig{Node: node, Term: cfg.LeaderTerm, Logger: logger}
+	m := delivery.MaintenanceConfig{Node: node, Term: cfg.LeaderTerm, Logger: logger, AutoDisableAfter: cfg.AutoDisableAfter}
 	if cfg.DeliveryLease > 0 {
 		m.RescueInterval = min(5*time.Second, max(time.Second, cfg.DeliveryLease/4))
 	}

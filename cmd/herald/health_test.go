@@ -80,9 +80,18 @@ func checkSigned(t *testing.T, ev opEvent, secret string) {
 // endpoint.disabled, then endpoint.enabled when it is enabled again by
 // PATCH; a flaky endpoint causes message.attempt.exhausted, .failing and
 // .recovered; and tokens scoped to an application cannot reach the
-// operational-webhook API.
+// operational-webhook API. It runs on the embedded store and on
+// PostgreSQL.
 func TestAutoDisableAndOperationalWebhooks(t *testing.T) {
-	s := startServer(t, "HERALD_AUTO_DISABLE_AFTER=1500ms")
+	t.Run("embedded", func(t *testing.T) { testAutoDisable(t) })
+	t.Run("postgres", func(t *testing.T) {
+		url := postgresURL(t)
+		testAutoDisable(t, "HERALD_DATABASE_URL="+url, "HERALD_DATABASE_SCHEMA="+testSchema(t, url))
+	})
+}
+
+func testAutoDisable(t *testing.T, env ...string) {
+	s := startServer(t, append([]string{"HERALD_AUTO_DISABLE_AFTER=1500ms"}, env...)...)
 	ops := newReceiver(t, nil)
 	const opPath = "/api/v1/operational-webhook/endpoint"
 	bad := s.call(t, "POST", opPath, map[string]any{"url": ops.URL, "filterTypes": []string{"endpoint.nope"}})

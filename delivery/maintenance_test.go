@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -106,5 +107,45 @@ func TestAttemptNotStartedWhenTheLeaseCannotCoverIt(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // time enough to send, had it been allowed
 	if n := len(rc.got()); n != 0 {
 		t.Fatalf("sent %d requests under a lease shorter than the request timeout", n)
+	}
+}
+
+// TestMaintainerDisablesFailingEndpoints checks the leader's auto-disable
+// task: an endpoint whose deliveries have failed for AutoDisableAfter is
+// disabled, one that succeeds meanwhile is not, and a maintainer with
+// AutoDisableAfter 0 disables nothing.
+func TestMaintainerDisablesFailingEndpoints(t *testing.T) {
+	e := newEnv(t)
+	dead := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(500) })
+	alive := newReceiver(t, nil)
+	deadEp, aliveEp := e.endpoint(dead.URL), e.endpoint(alive.URL)
+	e.start(delivery.Config{})
+	off := delivery.NewMaintainer(delivery.MaintenanceConfig{Node: "off", Term: 300 * time.Millisecond}, e.store)
+	if err := off.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.send("user.created", `{}`)
+	waitFor(t, 10*time.Second, "the dead endpoint to fail", func() bool {
+		h, err := e.store.EndpointHealthGet(e.ctx, deadEp.ID)
+		return err == nil && h.ConsecutiveFailures > 0
+	})
+	time.Sleep(300 * time.Millisecond) // the failures are older than the period below, and no one disables them
+	if ep, _ := e.store.EndpointGet(e.ctx, e.app.ID, deadEp.ID); ep.Disabled {
+		t.Fatal("disabled with auto-disable off")
+	}
+	off.Stop(context.Background())
+	on := delivery.NewMaintainer(delivery.MaintenanceConfig{Node: "on", Term: 300 * time.Millisecond,
+		AutoDisableAfter: 200 * time.Millisecond}, e.store)
+	if err := on.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { on.Stop(context.Background()) })
+	waitFor(t, 10*time.Second, "the dead endpoint to be disabled", func() bool {
+		e.send("user.created", `{}`) // keeps it failing (once disabled, it gets no more)
+		ep, err := e.store.EndpointGet(e.ctx, e.app.ID, deadEp.ID)
+		return err == nil && ep.Disabled && ep.DisabledAt != nil && ep.DisabledReason != ""
+	})
+	if ep, _ := e.store.EndpointGet(e.ctx, e.app.ID, aliveEp.ID); ep.Disabled {
+		t.Error("the healthy endpoint was disabled")
 	}
 }

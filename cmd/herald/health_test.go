@@ -235,7 +235,6 @@ func TestOperationalEndpointAPI(t *testing.T) {
 	}
 }
 
-
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)

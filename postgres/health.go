@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/herald-webhooks/herald"
@@ -73,7 +74,9 @@ func (s *Store) EndpointHealthGet(ctx context.Context, endpointID string) (heral
 
 // recordHealth updates the health of the endpoints of the applied results
 // (in order) and emits the operational events they cause, inside the
-// DeliveryComplete transaction: one locked read and one write per endpoint.
+// DeliveryComplete transaction: one read that locks the endpoints' rows
+// (in ID order, so that concurrent batches do not deadlock) and one write
+// per endpoint.
 func recordHealth(w *wtx, applied []*herald.DeliveryResult) error {
 	if len(applied) == 0 {
 		return nil
@@ -82,20 +85,13 @@ func recordHealth(w *wtx, applied []*herald.DeliveryResult) error {
 	if err != nil {
 		return err
 	}
-	byEndpoint := map[string]*herald.EndpointHealth{}
-	var order []string
+	byEndpoint, order, err := lockHealth(w, applied)
+	if err != nil {
+		return err
+	}
 	for _, r := range applied {
 		a := &r.Attempt
-		h, ok := byEndpoint[a.EndpointID]
-		if !ok {
-			loaded, err := loadHealth(w.ctx, w.tx, a.EndpointID, a.AppID, true)
-			if err != nil {
-				return err
-			}
-			h = &loaded
-			byEndpoint[a.EndpointID] = h
-			order = append(order, a.EndpointID)
-		}
+		h := byEndpoint[a.EndpointID]
 		if !h.DisabledAt.IsZero() {
 			continue // not attempted: the endpoint is disabled
 		}
@@ -117,6 +113,34 @@ func recordHealth(w *wtx, applied []*herald.DeliveryResult) error {
 		}
 	}
 	return nil
+}
+
+// lockHealth reads and locks the health rows of the results' endpoints,
+// in endpoint ID order, and returns them by endpoint (a zero record for
+// one without a row) with the endpoint IDs in that order.
+func lockHealth(w *wtx, applied []*herald.DeliveryResult) (map[string]*herald.EndpointHealth, []string, error) {
+	byEndpoint := map[string]*herald.EndpointHealth{}
+	var order []string
+	for _, r := range applied {
+		if _, ok := byEndpoint[r.Attempt.EndpointID]; !ok {
+			byEndpoint[r.Attempt.EndpointID] = &herald.EndpointHealth{EndpointID: r.Attempt.EndpointID, AppID: r.Attempt.AppID}
+			order = append(order, r.Attempt.EndpointID)
+		}
+	}
+	slices.Sort(order)
+	rows, err := w.tx.Query(w.ctx, "SELECT "+healthColumns+` FROM endpoint_health
+		WHERE endpoint_id = ANY($1::text[]) ORDER BY endpoint_id FOR UPDATE`, order)
+	if err != nil {
+		return nil, nil, err
+	}
+	found, err := collect(rows, scanHealth)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range found {
+		*byEndpoint[found[i].EndpointID] = found[i]
+	}
+	return byEndpoint, order, nil
 }
 
 // exhausted returns message.attempt.exhausted for a result that spent its

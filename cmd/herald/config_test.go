@@ -30,6 +30,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		LeaderTerm:          15 * time.Second,
 		Metrics:             true,
 		APITimeout:          10 * time.Second,
+		AutoDisableAfter:    120 * time.Hour,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -121,5 +122,22 @@ func TestLoadConfigDeliveryLeaseMustCoverTheAttempt(t *testing.T) {
 	}
 	if _, err := loadConfig("serve", []string{"--leader-term", "100ms"}, nil, io.Discard); err == nil {
 		t.Fatal("a leader term under 1s was accepted")
+	}
+}
+
+func TestLoadConfigAutoDisableAfter(t *testing.T) {
+	cfg, err := loadConfig("serve", nil, []string{"HERALD_AUTO_DISABLE_AFTER=0"}, io.Discard)
+	if err != nil || cfg.AutoDisableAfter != 0 {
+		t.Fatalf("HERALD_AUTO_DISABLE_AFTER=0: %v, %v", cfg.AutoDisableAfter, err)
+	}
+	cfg, err = loadConfig("serve", []string{"--auto-disable-after", "36h"}, []string{"HERALD_AUTO_DISABLE_AFTER=1h"}, io.Discard)
+	if err != nil || cfg.AutoDisableAfter != 36*time.Hour {
+		t.Fatalf("flag over environment: %v, %v", cfg.AutoDisableAfter, err)
+	}
+	for _, bad := range []string{"-1h", "soon"} {
+		if _, err := loadConfig("serve", nil, []string{"HERALD_AUTO_DISABLE_AFTER=" + bad}, io.Discard); err == nil ||
+			!strings.Contains(err.Error(), "HERALD_AUTO_DISABLE_AFTER") {
+			t.Errorf("HERALD_AUTO_DISABLE_AFTER=%s: %v", bad, err)
+		}
 	}
 }

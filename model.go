@@ -90,9 +90,44 @@ type Message struct {
 	// Payload is the JSON sent as the request body, byte for byte. It is nil
 	// once the content has been expunged.
 	Payload json.RawMessage
-	// PayloadRetentionDays is how long the payload is kept.
+	// PayloadRetentionDays is how long the payload is kept, in days
+	// (Svix's payloadRetentionPeriod).
 	PayloadRetentionDays int
-	CreatedAt            time.Time
+	// PayloadExpiresAt is when the retention cleaner expunges the payload.
+	// Zero on create means PayloadRetentionDays days of RetentionDay after
+	// CreatedAt (see PayloadExpiry); stores keep the time they used.
+	PayloadExpiresAt time.Time
+	// DeliverAt, when set, is the earliest time the message's first
+	// attempts may be made (Svix's deliverAt); a time not after CreatedAt
+	// means at once. See DueAt.
+	DeliverAt *time.Time
+	CreatedAt time.Time
+}
+
+// RetentionDay is the length of one day of PayloadRetentionDays.
+const RetentionDay = 24 * time.Hour
+
+// MaxDeliverAtDelay bounds how far after its creation a message may be
+// scheduled (Message.DeliverAt).
+const MaxDeliverAtDelay = 90 * RetentionDay
+
+// DueAt returns when the message's first attempts are due: DeliverAt when
+// it is set and later than CreatedAt, else CreatedAt.
+func (m *Message) DueAt() time.Time {
+	if m.DeliverAt != nil && m.DeliverAt.After(m.CreatedAt) {
+		return *m.DeliverAt
+	}
+	return m.CreatedAt
+}
+
+// PayloadExpiry returns when the payload is due to be expunged:
+// PayloadExpiresAt when set, else PayloadRetentionDays days of
+// RetentionDay after CreatedAt.
+func (m *Message) PayloadExpiry() time.Time {
+	if !m.PayloadExpiresAt.IsZero() {
+		return m.PayloadExpiresAt
+	}
+	return m.CreatedAt.Add(time.Duration(m.PayloadRetentionDays) * RetentionDay)
 }
 
 // MessageStatus is the state of a delivery or the outcome of an attempt,

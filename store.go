@@ -26,6 +26,7 @@ type Store interface {
 	PollStore
 	StatsStore
 	HealthStore
+	RetentionStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store; pending writes are flushed first.
@@ -97,12 +98,15 @@ type MessageFilter struct {
 // MessageStore keeps messages. Writing a message also fans it out.
 type MessageStore interface {
 	// MessageCreate stores msg and, in the same transaction, one pending
-	// Delivery due at msg.CreatedAt for every endpoint of msg.AppID for
+	// Delivery due at msg.DueAt() for every endpoint of msg.AppID for
 	// which EndpointMatches holds; when only is non-nil, for exactly the
 	// endpoints of the application whose IDs it lists instead, filters
 	// aside (as for a test message sent to one endpoint). It returns those
-	// deliveries. EConflict if msg.EventID is already used in the
-	// application; ENotFound if the application is gone.
+	// deliveries. A delivery due after msg.CreatedAt (a scheduled message)
+	// is never handed to a claim before it is due. The store keeps
+	// msg.PayloadExpiry() as the payload's expiry (see RetentionStore).
+	// EConflict if msg.EventID is already used in the application;
+	// ENotFound if the application is gone.
 	MessageCreate(ctx context.Context, msg *Message, only []string) ([]Delivery, error)
 	// MessageGet returns the message with ID or EventID key in appID.
 	MessageGet(ctx context.Context, appID, key string) (*Message, error)
@@ -248,6 +252,61 @@ type LeaderStore interface {
 	// LeaderResign ends node's term at once if node leads name, so another
 	// node may take over without waiting for the term to end.
 	LeaderResign(ctx context.Context, name, node string) error
+}
+
+// ExpireParams selects one batch of retention work: rows that expired
+// before Before, in order of expiry, after the cursor After.
+type ExpireParams struct {
+	// Before is the current time: rows whose expiry is before it are
+	// expired.
+	Before time.Time
+	// Limit is the most rows the batch examines (and so changes): one
+	// statement's worth, so that a batch holds the writer briefly.
+	Limit int
+	// After resumes a scan past rows that could not be changed (a
+	// message whose deliveries are not done); zero starts at the oldest.
+	After ExpireCursor
+}
+
+// ExpireCursor is a position in a retention scan: a row's expiry and ID.
+type ExpireCursor struct {
+	At time.Time
+	ID string
+}
+
+// ExpireResult is the outcome of one retention batch.
+type ExpireResult struct {
+	// Changed counts the rows changed (payloads or responses expunged,
+	// attempts deleted).
+	Changed int
+	// Examined counts the expired rows the batch looked at (Changed and
+	// those skipped); fewer than Limit means the scan reached its end.
+	Examined int
+	// Next is the last row examined: After for the next batch.
+	Next ExpireCursor
+}
+
+// RetentionStore expunges what has outlived its retention period, in
+// small batches that use indexes on the expiry (never a scan of a whole
+// table), so that a cleaner can run beside delivery without stalling it.
+type RetentionStore interface {
+	// MessagePayloadExpire expunges the payloads (as MessageExpungeContent
+	// does) of messages whose PayloadExpiry is before p.Before, oldest
+	// expiry first, examining at most p.Limit messages with a payload
+	// after p.After. A message with a pending or sending delivery keeps
+	// its payload (it would be sent as {}) and is skipped until its
+	// deliveries are done; the message record, its deliveries and its
+	// attempts stay.
+	MessagePayloadExpire(ctx context.Context, p ExpireParams) (ExpireResult, error)
+	// AttemptResponseExpire empties the response bodies (as
+	// AttemptExpungeContent does) of up to p.Limit attempts made before
+	// p.Before, oldest first; p.After is ignored (every attempt examined
+	// is changed). Attempt IDs sort by creation time (see IDAt), which
+	// the scan relies on.
+	AttemptResponseExpire(ctx context.Context, p ExpireParams) (ExpireResult, error)
+	// AttemptDeleteExpired deletes up to p.Limit attempts made before
+	// p.Before, oldest first; p.After is ignored.
+	AttemptDeleteExpired(ctx context.Context, p ExpireParams) (ExpireResult, error)
 }
 
 // AuthStore keeps tokens, idempotency records and background tasks.

@@ -33,6 +33,7 @@ type MaintenanceStore interface {
 	TokenPurgeExpired(ctx context.Context, now time.Time) (int, error)
 	// EndpointAutoDisable is herald.HealthStore's.
 	EndpointAutoDisable(ctx context.Context, p herald.AutoDisableParams) ([]herald.Endpoint, error)
+	herald.RetentionStore
 }
 
 // autoDisableBatch is the most endpoints one run of the auto-disable task
@@ -65,6 +66,9 @@ type MaintenanceConfig struct {
 	// AutoDisableInterval is how often the leader looks for endpoints to
 	// disable. Default: a minute, or AutoDisableAfter/4 if shorter.
 	AutoDisableInterval time.Duration
+	// Retention configures the cleaner of expired payloads, responses and
+	// attempts (see RetentionConfig).
+	Retention RetentionConfig
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Logger receives maintenance's logs. Default: discard.
@@ -87,6 +91,7 @@ func (c MaintenanceConfig) withDefaults() MaintenanceConfig {
 	if c.AutoDisableInterval <= 0 {
 		c.AutoDisableInterval = min(time.Minute, max(c.AutoDisableAfter/4, 10*time.Millisecond))
 	}
+	c.Retention = c.Retention.withDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -108,7 +113,8 @@ func NodeName() string {
 
 // Maintainer runs the work that one process at a time should do for all
 // the processes sharing a store: returning deliveries whose lease ended
-// to the queue, and deleting expired idempotency records. Every process
+// to the queue, deleting expired idempotency records, and expunging what
+// outlived its retention period (see RetentionConfig). Every process
 // runs one; they elect a leader through the store, and only the leader
 // works. When the leader stops it resigns, and another takes over at its
 // next election; when it dies, another takes over once its term ends.
@@ -145,6 +151,7 @@ func NewMaintainer(cfg MaintenanceConfig, store MaintenanceStore) *Maintainer {
 		}},
 		{name: "purge idempotency records", interval: cfg.PurgeInterval, run: store.IdempotencyPurge},
 		{name: "purge expired tokens", interval: cfg.PurgeInterval, run: store.TokenPurgeExpired},
+		{name: "expire retained data", interval: cfg.Retention.Interval, run: newRetention(cfg.Retention, store).run},
 	}
 	if cfg.AutoDisableAfter > 0 {
 		m.tasks = append(m.tasks, &task{name: "disable failing endpoints", interval: cfg.AutoDisableInterval,

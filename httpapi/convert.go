@@ -118,6 +118,7 @@ type messageOut struct {
 	EventType string          `json:"eventType"`
 	Channels  []string        `json:"channels,omitempty"`
 	Payload   json.RawMessage `json:"payload,omitempty"`
+	DeliverAt *string         `json:"deliverAt,omitempty"`
 	Timestamp string          `json:"timestamp"`
 }
 
@@ -127,7 +128,7 @@ func toMessage(m *herald.Message, withContent bool) messageOut {
 		p = emptyPayload
 	}
 	return messageOut{ID: m.ID, EventID: strPtr(m.EventID), EventType: m.EventType, Channels: m.Channels,
-		Payload: p, Timestamp: formatTime(m.CreatedAt)}
+		Payload: p, DeliverAt: optTime(m.DeliverAt), Timestamp: formatTime(m.CreatedAt)}
 }
 
 type attemptOut struct {

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/herald-webhooks/herald"
 )
@@ -14,7 +16,34 @@ type messageIn struct {
 	Channels               opt[[]string]        `json:"channels"`
 	Payload                opt[json.RawMessage] `json:"payload"`
 	PayloadRetentionPeriod opt[int]             `json:"payloadRetentionPeriod"`
+	DeliverAt              opt[string]          `json:"deliverAt"`
 	Application            opt[applicationIn]   `json:"application"`
+}
+
+// deliverAt returns the parsed deliverAt (nil when not set), adding a
+// problem when it is not an RFC 3339 time or is more than
+// herald.MaxDeliverAtDelay after now. A time in the past means at once.
+func (in *messageIn) deliverAt(p *problems, now time.Time) *time.Time {
+	v, ok := in.DeliverAt.value()
+	if !ok {
+		return nil
+	}
+	at, err := time.Parse(time.RFC3339Nano, v)
+	switch {
+	case err != nil:
+		p.add("deliverAt must be an RFC 3339 date-time, such as 2030-01-02T15:04:05Z", "body", "deliverAt")
+		return nil
+	case at.After(now.Add(herald.MaxDeliverAtDelay)):
+		p.add(fmt.Sprintf("deliverAt must be at most %d days in the future", herald.MaxDeliverAtDelay/herald.RetentionDay),
+			"body", "deliverAt")
+		return nil
+	}
+	// Stores keep microseconds: round up, never to before the time asked.
+	if c := at.Truncate(time.Microsecond); c.Before(at) {
+		at = c.Add(time.Microsecond)
+	}
+	at = at.UTC()
+	return &at
 }
 
 func (in *messageIn) validate(p *problems) {
@@ -42,9 +71,15 @@ func (in *messageIn) validate(p *problems) {
 // commit, then answers 202.
 func (s *server) createMessage(w http.ResponseWriter, r *http.Request) {
 	var in messageIn
+	var deliverAt *time.Time
 	q := newQuery(r.URL)
 	withContent := q.boolean("with_content", true)
-	if err := s.decodeValid(w, r, &in, q.errs, in.validate); err != nil {
+	now := s.cfg.Now()
+	validate := func(p *problems) {
+		in.validate(p)
+		deliverAt = in.deliverAt(p, now)
+	}
+	if err := s.decodeValid(w, r, &in, q.errs, validate); err != nil {
 		writeError(w, err, s.log)
 		return
 	}
@@ -62,14 +97,14 @@ func (s *server) createMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err, s.log)
 		return
 	}
-	now := s.cfg.Now()
 	msg := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: in.EventType.V,
-		Payload: in.Payload.V, PayloadRetentionDays: 90, CreatedAt: now}
+		Payload: in.Payload.V, PayloadRetentionDays: 90, DeliverAt: deliverAt, CreatedAt: now}
 	msg.EventID, _ = in.EventID.value()
 	msg.Channels, _ = in.Channels.value()
 	if n, ok := in.PayloadRetentionPeriod.value(); ok {
 		msg.PayloadRetentionDays = n
 	}
+	msg.PayloadExpiresAt = now.Add(time.Duration(msg.PayloadRetentionDays) * s.cfg.RetentionDay)
 	if _, err := s.store.MessageCreate(r.Context(), msg, nil); err != nil {
 		if herald.IsConflict(err) {
 			err = herald.Errorf(herald.EConflict, "A message with this eventId already exists in this application.")

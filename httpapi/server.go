@@ -31,6 +31,11 @@ type Config struct {
 	// answers 503 with the error body once it passes, instead of waiting
 	// for as long as the client does. Default 10s.
 	Timeout time.Duration
+	// RetentionDay is the length of one day of a message's
+	// payloadRetentionPeriod: its payload expires that many of them after
+	// its creation. Default herald.RetentionDay (24h); shorter only in
+	// tests.
+	RetentionDay time.Duration
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Logger receives request errors. Default: discard.
@@ -45,6 +50,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.RetentionDay <= 0 {
+		c.RetentionDay = herald.RetentionDay
 	}
 	if c.IdempotencyTTL <= 0 {
 		c.IdempotencyTTL = 12 * time.Hour

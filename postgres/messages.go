@@ -12,7 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-const messageColumns = "m.id, m.app_id, m.event_id, m.event_type, m.channels, m.payload, m.payload_retention_days, m.created_at"
+const messageColumns = "m.id, m.app_id, m.event_id, m.event_type, m.channels, m.payload, m.payload_retention_days, m.created_at, " +
+	"m.deliver_at, m.payload_expires_at"
 
 var errEventIDTaken = herald.Errorf(herald.EConflict, "A message with this eventId already exists")
 
@@ -21,12 +22,14 @@ type messageRow struct {
 	m       herald.Message
 	eventID *string
 	payload []byte
+	deliver *time.Time
 }
 
 // dest returns the scan destinations, in messageColumns order.
 func (r *messageRow) dest() []any {
 	m := &r.m
-	return []any{&m.ID, &m.AppID, &r.eventID, &m.EventType, &m.Channels, &r.payload, &m.PayloadRetentionDays, &m.CreatedAt}
+	return []any{&m.ID, &m.AppID, &r.eventID, &m.EventType, &m.Channels, &r.payload, &m.PayloadRetentionDays, &m.CreatedAt,
+		&r.deliver, &m.PayloadExpiresAt}
 }
 
 // message decodes the scanned columns.
@@ -37,6 +40,8 @@ func (r *messageRow) message() herald.Message {
 		m.Payload = json.RawMessage(r.payload)
 	}
 	m.CreatedAt = fromTS(m.CreatedAt)
+	m.PayloadExpiresAt = fromTS(m.PayloadExpiresAt)
+	m.DeliverAt = fromTSPtr(r.deliver)
 	return m
 }
 
@@ -78,8 +83,10 @@ func messageFilter(f herald.MessageFilter, timeCol string, a *args) string {
 // one sharing a channel with $5), or, when $10 is not NULL, exactly those
 // of the application listed in $10. Their deliveries take the IDs in $9,
 // in order; when $9 holds too few, nothing is written and the statement
-// reports how many it needs. It returns the number of endpoints selected,
-// whether the message was written, and the selected endpoints' IDs.
+// reports how many it needs. The deliveries are due at $13 (the message's
+// DueAt); $14 and $15 are its deliverAt and payload expiry. It returns the
+// number of endpoints selected, whether the message was written, and the
+// selected endpoints' IDs.
 const createMessageQuery = `WITH e AS (
 		SELECT id, row_number() OVER (ORDER BY id) AS n FROM endpoints
 		WHERE app_id = $2 AND CASE WHEN $10::text[] IS NULL THEN
@@ -89,13 +96,14 @@ const createMessageQuery = `WITH e AS (
 		ELSE id = ANY($10::text[]) END),
 	fit AS (SELECT count(*) AS need, count(*) <= cardinality($9::text[]) AS ok FROM e),
 	m AS (
-		INSERT INTO messages (id, app_id, event_id, event_type, channels, payload, payload_retention_days, created_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM fit WHERE fit.ok
+		INSERT INTO messages (id, app_id, event_id, event_type, channels, payload, payload_retention_days, created_at,
+			deliver_at, payload_expires_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $14, $15 FROM fit WHERE fit.ok
 		RETURNING id),
 	d AS (
 		INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, lease_until,
 			trigger_type, created_at, updated_at)
-		SELECT ($9::text[])[e.n], $2, m.id, e.id, $11, 0, $8, NULL, $12, $8, $8
+		SELECT ($9::text[])[e.n], $2, m.id, e.id, $11, 0, $13, NULL, $12, $8, $8
 		FROM m, e)
 	SELECT fit.need, fit.ok, coalesce((SELECT array_agg(id ORDER BY n) FROM e), '{}') FROM fit`
 
@@ -129,7 +137,8 @@ func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []s
 		op = &pipeOp{
 			stmts: []stmt{{sql: createMessageQuery, args: []any{msg.ID, msg.AppID, nullStr(msg.EventID), msg.EventType,
 				textArray(msg.Channels), bytesArg(msg.Payload), msg.PayloadRetentionDays, msg.CreatedAt,
-				ids, textArray(only), int(herald.StatusPending), int(herald.TriggerScheduled)},
+				ids, textArray(only), int(herald.StatusPending), int(herald.TriggerScheduled),
+				msg.DueAt(), tsPtr(msg.DeliverAt), msg.PayloadExpiry()},
 				read: func(rows pgx.Rows) error {
 					need, written, targets = 0, false, nil
 					if !rows.Next() {
@@ -155,7 +164,7 @@ func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []s
 		for i, epID := range targets {
 			ds[i] = herald.Delivery{
 				ID: ids[i], AppID: msg.AppID, MsgID: msg.ID, EndpointID: epID,
-				Status: herald.StatusPending, NextAttemptAt: msg.CreatedAt, Trigger: herald.TriggerScheduled,
+				Status: herald.StatusPending, NextAttemptAt: msg.DueAt(), Trigger: herald.TriggerScheduled,
 				CreatedAt: msg.CreatedAt, UpdatedAt: msg.CreatedAt,
 			}
 		}

@@ -65,6 +65,7 @@ var exportTables = []exportTable{
 	{"messages", []exportColumn{col("id", textColumn), col("app_id", textColumn), col("event_id", textColumn),
 		col("event_type", textColumn), col("channels", namesColumn), col("payload", blobColumn),
 		col("payload_retention_days", intColumn), col("created_at", timeColumn),
+		col("deliver_at", timeColumn), col("payload_expires_at", timeColumn),
 		{"seq", intColumn, "0"}}}, // see pollConsumerExport
 	// A leased delivery's holder is gone: it goes out pending, due at the
 	// export (@now), as the store's own lease rescue would leave it.

@@ -11,7 +11,8 @@ import (
 	"github.com/herald-webhooks/herald"
 )
 
-const messageColumns = "m.id, m.app_id, m.event_id, m.event_type, m.channels, m.payload, m.payload_retention_days, m.created_at"
+const messageColumns = "m.id, m.app_id, m.event_id, m.event_type, m.channels, m.payload, m.payload_retention_days, m.created_at, " +
+	"m.deliver_at, m.payload_expires_at"
 
 var errEventIDTaken = herald.Errorf(herald.EConflict, "A message with this eventId already exists")
 
@@ -22,8 +23,11 @@ func scanMessage(sc scanner, extra ...any) (herald.Message, error) {
 		channels sql.NullString
 		payload  []byte
 		created  int64
+		deliver  int64
+		expires  int64
 	)
-	dest := append([]any{&m.ID, &m.AppID, &eventID, &m.EventType, &channels, &payload, &m.PayloadRetentionDays, &created}, extra...)
+	dest := append([]any{&m.ID, &m.AppID, &eventID, &m.EventType, &channels, &payload, &m.PayloadRetentionDays, &created,
+		&deliver, &expires}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return m, err
 	}
@@ -32,6 +36,11 @@ func scanMessage(sc scanner, extra ...any) (herald.Message, error) {
 		m.Payload = json.RawMessage(payload)
 	}
 	m.CreatedAt = fromTS(created)
+	m.PayloadExpiresAt = fromTS(expires)
+	if deliver != 0 {
+		at := fromTS(deliver)
+		m.DeliverAt = &at
+	}
 	return m, fromJSON(channels, &m.Channels)
 }
 
@@ -63,8 +72,8 @@ func messageFilter(f herald.MessageFilter, timeCol string) (string, []any) {
 // application: the writer runs one operation at a time, so seq order is
 // commit order (see poll.go).
 const insertMessageQuery = `INSERT INTO messages (id, app_id, event_id, event_type, channels, payload,
-	payload_retention_days, created_at, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-	(SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE app_id = ?2))`
+	payload_retention_days, created_at, deliver_at, payload_expires_at, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+	?9, ?10, (SELECT coalesce(max(seq), 0) + 1 FROM messages WHERE app_id = ?2))`
 
 // MessageCreate implements herald.MessageStore: the message and its
 // deliveries are written by one operation of one transaction. With
@@ -89,7 +98,8 @@ func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []s
 			return err
 		}
 		_, err = w.exec(insertMessageQuery,
-			msg.ID, msg.AppID, nullStr(msg.EventID), msg.EventType, channels, payload, msg.PayloadRetentionDays, ts(msg.CreatedAt))
+			msg.ID, msg.AppID, nullStr(msg.EventID), msg.EventType, channels, payload, msg.PayloadRetentionDays,
+			ts(msg.CreatedAt), deliverTS(msg.DeliverAt), ts(msg.PayloadExpiry()))
 		if isUnique(err) {
 			if msg.EventID != "" {
 				return errEventIDTaken
@@ -121,17 +131,22 @@ func (s *Store) MessageCreate(ctx context.Context, msg *herald.Message, only []s
 
 // newDeliveries makes the message's deliveries to targets: claimed on
 // create where the hand-off allows (returned as jobs too), pending and due
-// at once otherwise (noted as due). It runs inside the write operation.
+// at msg.DueAt() otherwise (noted as due). It runs inside the write
+// operation.
 func (s *Store) newDeliveries(w *wtx, msg *herald.Message, targets []herald.Endpoint) ([]herald.Delivery, []herald.DeliveryJob) {
 	out := make([]herald.Delivery, 0, len(targets))
 	var jobs []herald.DeliveryJob
 	now := time.Now()
-	pl := s.handoff.planFor(msg.CreatedAt)
+	due := msg.DueAt()
+	var pl plan // a scheduled delivery waits in the table, not in memory
+	if !due.After(msg.CreatedAt) {
+		pl = s.handoff.planFor(msg.CreatedAt)
+	}
 	taken := map[string]int{}
 	for i := range targets {
 		d := herald.Delivery{
 			ID: herald.NewID(herald.PrefixDelivery, now), AppID: msg.AppID, MsgID: msg.ID, EndpointID: targets[i].ID,
-			Status: herald.StatusPending, NextAttemptAt: msg.CreatedAt, Trigger: herald.TriggerScheduled,
+			Status: herald.StatusPending, NextAttemptAt: due, Trigger: herald.TriggerScheduled,
 			CreatedAt: msg.CreatedAt, UpdatedAt: msg.CreatedAt,
 		}
 		if pl.take(d.EndpointID, taken) {
@@ -257,4 +272,12 @@ func (s *Store) MessageExpungeContent(ctx context.Context, appID, msgID string) 
 		}
 		return nil
 	})
+}
+
+// deliverTS encodes an optional deliverAt: 0 when not set.
+func deliverTS(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return ts(*t)
 }

@@ -97,6 +97,17 @@ type Config struct {
 	// fail (at least one failure a day) before the endpoint is disabled
 	// automatically; 0 turns auto-disable off. Default 120h (5 days).
 	AutoDisableAfter time.Duration
+	// AttemptResponseRetention is how long attempts keep their response
+	// bodies before the retention cleaner empties them. Default 30 days.
+	AttemptResponseRetention time.Duration
+	// AttemptRetention is how long attempts are kept before the retention
+	// cleaner deletes them. Default 90 days.
+	AttemptRetention time.Duration
+	// RetentionInterval is how often the retention cleaner runs. Default 1m.
+	RetentionInterval time.Duration
+	// PayloadRetentionDay is the length of one day of a message's
+	// payloadRetentionPeriod. Default 24h; shorter only to test retention.
+	PayloadRetentionDay time.Duration
 }
 
 // Embedded reports whether the store is the embedded database in DataDir.
@@ -250,7 +261,55 @@ func settings() []setting {
 			c.AutoDisableAfter = d
 			return err
 		}},
+		{"attempt-response-retention", "HERALD_ATTEMPT_RESPONSE_RETENTION", "30d", "how long attempts keep their response bodies (e.g. 30d, 12h)", func(c *Config, v string) error {
+			d, err := parseRetention(v)
+			c.AttemptResponseRetention = d
+			return err
+		}},
+		{"attempt-retention", "HERALD_ATTEMPT_RETENTION", "90d", "how long attempts are kept (e.g. 90d)", func(c *Config, v string) error {
+			d, err := parseRetention(v)
+			c.AttemptRetention = d
+			return err
+		}},
+		{"retention-interval", "HERALD_RETENTION_INTERVAL", "1m", "how often the retention cleaner runs", func(c *Config, v string) error {
+			d, err := parsePositiveDuration(v)
+			if err == nil && (d < 100*time.Millisecond || d > 24*time.Hour) {
+				err = errors.New("must be from 100ms to 24h")
+			}
+			c.RetentionInterval = d
+			return err
+		}},
+		{"payload-retention-day", "HERALD_PAYLOAD_RETENTION_DAY", "24h", "length of one day of payloadRetentionPeriod (shorter only to test retention)", func(c *Config, v string) error {
+			d, err := parsePositiveDuration(v)
+			if err == nil && d > 24*time.Hour {
+				err = errors.New("must be at most 24h")
+			}
+			c.PayloadRetentionDay = d
+			return err
+		}},
 	}
+}
+
+// parseRetention parses a retention period: a whole number of days
+// ("30d") or a Go duration ("12h"), from 1s to 10 years.
+func parseRetention(v string) (time.Duration, error) {
+	var d time.Duration
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, errors.New("not a number of days (e.g. 30d) or a duration (e.g. 12h)")
+		}
+		d = time.Duration(days) * herald.RetentionDay
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil {
+			return 0, errors.New("not a number of days (e.g. 30d) or a duration (e.g. 12h)")
+		}
+	}
+	if d < time.Second || d > 3650*herald.RetentionDay {
+		return 0, errors.New("must be from 1s to 3650d")
+	}
+	return d, nil
 }
 
 // crossCheck reports the problems between settings.
@@ -259,6 +318,10 @@ func (c Config) crossCheck() []string {
 	if c.DeliveryLease > 0 && c.DeliveryLease < c.RequestTimeout+5*time.Second {
 		problems = append(problems, fmt.Sprintf("HERALD_DELIVERY_LEASE=%v: must be at least the request timeout (%v) + 5s, or deliveries would be taken over while their attempt runs",
 			c.DeliveryLease, c.RequestTimeout))
+	}
+	if c.AttemptRetention < c.AttemptResponseRetention {
+		problems = append(problems, fmt.Sprintf("HERALD_ATTEMPT_RETENTION=%v: must be at least HERALD_ATTEMPT_RESPONSE_RETENTION (%v)",
+			c.AttemptRetention, c.AttemptResponseRetention))
 	}
 	return problems
 }

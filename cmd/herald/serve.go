@@ -173,6 +173,7 @@ func openAPI(g *gate, cfg Config, token string, store herald.Store, obs observab
 		PublicURL:    cfg.PublicURL,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Timeout:      cfg.APITimeout,
+		RetentionDay: cfg.PayloadRetentionDay,
 		Logger:       logger,
 	}), store))
 }
@@ -206,7 +207,12 @@ func deliveryConfig(cfg Config, node string, logger *slog.Logger) delivery.Confi
 // and the leader rescues expired leases often enough that a dead node's
 // deliveries wait little beyond their lease.
 func maintenanceConfig(cfg Config, node string, logger *slog.Logger) delivery.MaintenanceConfig {
-	m := delivery.MaintenanceConfig{Node: node, Term: cfg.LeaderTerm, Logger: logger, AutoDisableAfter: cfg.AutoDisableAfter}
+	m := delivery.MaintenanceConfig{Node: node, Term: cfg.LeaderTerm, Logger: logger, AutoDisableAfter: cfg.AutoDisableAfter,
+		Retention: delivery.RetentionConfig{
+			Interval:          cfg.RetentionInterval,
+			ResponseRetention: cfg.AttemptResponseRetention,
+			AttemptRetention:  cfg.AttemptRetention,
+		}}
 	if cfg.DeliveryLease > 0 {
 		m.RescueInterval = min(5*time.Second, max(time.Second, cfg.DeliveryLease/4))
 	}

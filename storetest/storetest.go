@@ -40,7 +40,7 @@ func Run(t *testing.T, h Harness) {
 	for _, group := range [][]test{
 		applicationTests, endpointTests, eventTypeTests, messageTests, fanOutTests,
 		claimTests, queueTests, attemptTests, viewTests, authTests, accessTests, lifecycleTests, concurrencyTests, clusterTests, pollTests, statsTests,
-		healthTests,
+		healthTests, retentionTests,
 	} {
 		all = append(all, group...)
 	}
@@ -314,6 +314,8 @@ func checkMessage(t *testing.T, got, want *herald.Message) {
 		field{"ID", got.ID, want.ID}, field{"AppID", got.AppID, want.AppID}, field{"EventID", got.EventID, want.EventID},
 		field{"EventType", got.EventType, want.EventType}, field{"Channels", got.Channels, want.Channels},
 		field{"PayloadRetentionDays", got.PayloadRetentionDays, want.PayloadRetentionDays},
+		field{"PayloadExpiry", got.PayloadExpiry(), want.PayloadExpiry()},
+		field{"DeliverAt", got.DeliverAt, want.DeliverAt},
 		field{"CreatedAt", got.CreatedAt, want.CreatedAt})
 	if string(got.Payload) != string(want.Payload) || (got.Payload == nil) != (want.Payload == nil) {
 		t.Errorf("message %s: Payload = %q, want %q (byte for byte)", want.ID, got.Payload, want.Payload)

@@ -61,8 +61,9 @@ func TestImportConvertsValuesByColumnType(t *testing.T) {
 	src := fixedExport{
 		{"applications", appCols, [][]any{appRow}},
 		{"endpoints", epCols, [][]any{epRow}},
-		{"messages", []string{"id", "app_id", "event_id", "event_type", "channels", "payload", "payload_retention_days", "created_at"},
-			[][]any{{"msg_1", "app_1", nil, "a.b", nil, []byte(`{"n": 1}`), int64(30), importAt}}},
+		{"messages", []string{"id", "app_id", "event_id", "event_type", "channels", "payload", "payload_retention_days", "created_at",
+			"deliver_at", "payload_expires_at"},
+			[][]any{{"msg_1", "app_1", nil, "a.b", nil, []byte(`{"n": 1}`), int64(30), importAt, time.Time{}, importAt}}},
 		{"deliveries", []string{"id", "app_id", "msg_id", "endpoint_id", "status", "attempts", "next_attempt_at", "lease_until", "trigger_type", "created_at", "updated_at"},
 			[][]any{{"dlv_1", "app_1", "msg_1", "ep_1", int64(herald.StatusSuccess), int64(1), time.Time{}, time.Time{}, int64(0), importAt, importAt}}},
 	}
@@ -87,8 +88,8 @@ func TestImportConvertsValuesByColumnType(t *testing.T) {
 		t.Errorf("application read back as %+v, %v; want the NUL byte of its name replaced", app, err)
 	}
 	msg, err := s.MessageGet(ctx, "app_1", "msg_1")
-	if err != nil || string(msg.Payload) != `{"n": 1}` {
-		t.Errorf("message read back as %+v, %v; want the payload byte for byte", msg, err)
+	if err != nil || string(msg.Payload) != `{"n": 1}` || msg.DeliverAt != nil || !msg.PayloadExpiresAt.Equal(importAt) {
+		t.Errorf("message read back as %+v, %v; want the payload byte for byte, no deliverAt, its payload expiry", msg, err)
 	}
 	var leaseNull bool
 	var next time.Time

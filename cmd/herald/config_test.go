@@ -31,6 +31,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Metrics:             true,
 		APITimeout:          10 * time.Second,
 		AutoDisableAfter:    120 * time.Hour,
+
+		AttemptResponseRetention: 30 * 24 * time.Hour,
+		AttemptRetention:         90 * 24 * time.Hour,
+		RetentionInterval:        time.Minute,
+		PayloadRetentionDay:      24 * time.Hour,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -138,6 +143,31 @@ func TestLoadConfigAutoDisableAfter(t *testing.T) {
 		if _, err := loadConfig("serve", nil, []string{"HERALD_AUTO_DISABLE_AFTER=" + bad}, io.Discard); err == nil ||
 			!strings.Contains(err.Error(), "HERALD_AUTO_DISABLE_AFTER") {
 			t.Errorf("HERALD_AUTO_DISABLE_AFTER=%s: %v", bad, err)
+		}
+	}
+}
+
+func TestLoadConfigRetention(t *testing.T) {
+	env := []string{"HERALD_ATTEMPT_RESPONSE_RETENTION=12h", "HERALD_ATTEMPT_RETENTION=7d",
+		"HERALD_RETENTION_INTERVAL=30s", "HERALD_PAYLOAD_RETENTION_DAY=1s"}
+	cfg, err := loadConfig("serve", nil, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AttemptResponseRetention != 12*time.Hour || cfg.AttemptRetention != 7*24*time.Hour ||
+		cfg.RetentionInterval != 30*time.Second || cfg.PayloadRetentionDay != time.Second {
+		t.Fatalf("retention settings not applied: %+v", cfg)
+	}
+	for _, bad := range [][]string{
+		{"HERALD_ATTEMPT_RETENTION=soon"},
+		{"HERALD_ATTEMPT_RETENTION=0d"},
+		{"HERALD_ATTEMPT_RESPONSE_RETENTION=-1h"},
+		{"HERALD_PAYLOAD_RETENTION_DAY=48h"},
+		{"HERALD_ATTEMPT_RESPONSE_RETENTION=10d", "HERALD_ATTEMPT_RETENTION=5d"}, // rows before their bodies
+	} {
+		_, err := loadConfig("serve", nil, bad, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), strings.Split(bad[len(bad)-1], "=")[0]) {
+			t.Errorf("%v: err %v, want the setting named", bad, err)
 		}
 	}
 }

@@ -33,6 +33,7 @@ type storedObjects struct {
 func newStoredObjects() *storedObjects {
 	at := time.Date(2025, 6, 7, 8, 9, 10, 123456000, time.UTC)
 	expires := at.Add(time.Hour)
+	deliverAt := at.Add(2 * time.Hour)
 	rate, epRate := 50, 10
 	o := &storedObjects{}
 	o.app = herald.Application{ID: herald.NewID(herald.PrefixApplication, at), UID: "acme", Name: "Acme",
@@ -51,9 +52,10 @@ func newStoredObjects() *storedObjects {
 		FeatureFlag: "beta", Schemas: json.RawMessage(`{"1":{"type":"object"}}`), CreatedAt: at, UpdatedAt: at}
 	o.msg = herald.Message{ID: herald.NewID(herald.PrefixMessage, at), AppID: o.app.ID, EventID: "evt-1",
 		EventType: "invoice.paid", Channels: []string{"eu"}, Payload: json.RawMessage(`{"a": 1,  "b":[true]}`),
-		PayloadRetentionDays: 90, CreatedAt: at}
+		PayloadRetentionDays: 90, PayloadExpiresAt: at.Add(time.Hour), DeliverAt: &deliverAt, CreatedAt: at}
 	o.expunged = herald.Message{ID: herald.NewID(herald.PrefixMessage, at.Add(time.Millisecond)), AppID: o.app.ID,
-		EventType: "other", Payload: json.RawMessage(`{}`), PayloadRetentionDays: 30, CreatedAt: at}
+		EventType: "other", Payload: json.RawMessage(`{}`), PayloadRetentionDays: 30,
+		PayloadExpiresAt: at.Add(30 * 24 * time.Hour), CreatedAt: at}
 	o.attempt = herald.Attempt{ID: herald.NewID(herald.PrefixAttempt, at), AppID: o.app.ID, MsgID: o.msg.ID,
 		EndpointID: o.ep.ID, URL: o.ep.URL, Status: herald.StatusFail, ResponseStatusCode: 500,
 		Response: "boom", ResponseDurationMs: 12, Trigger: herald.TriggerScheduled, CreatedAt: at}

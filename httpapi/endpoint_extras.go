@@ -288,7 +288,7 @@ func (s *server) sendExample(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now()
 	msg := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: in.EventType.V,
-		Payload: payload, PayloadRetentionDays: 90, CreatedAt: now}
+		Payload: payload, PayloadRetentionDays: 90, PayloadExpiresAt: now.Add(90 * s.cfg.RetentionDay), CreatedAt: now}
 	if _, err := s.store.MessageCreate(r.Context(), msg, []string{ep.ID}); err != nil {
 		writeError(w, err, s.log)
 		return

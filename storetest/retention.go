@@ -109,8 +109,10 @@ func testMessagePayloadExpire(t *testing.T, f *fixture) {
 	must(t, f.s.DeliveryComplete(f.ctx, []herald.DeliveryResult{result(jobs[0], herald.StatusSuccess, 200, at(100_001))}), "DeliveryComplete")
 	pending := f.expiredMessage(a.ID, expiry)
 	sending := f.expiredMessage(a.ID, expiry)
-	f.claimAll(sending.CreatedAt) // pending's and sending's deliveries are claimed...
-	must(t, f.s.DeliveryResend(f.ctx, a.ID, pending.ID, ep.ID, at(100_002)), "DeliveryResend") // ...pending's queued again
+	// pending's and sending's deliveries are claimed, then pending's queued
+	// again.
+	f.claimAll(sending.CreatedAt)
+	must(t, f.s.DeliveryResend(f.ctx, a.ID, pending.ID, ep.ID, at(100_002)), "DeliveryResend")
 	fresh := f.expiredMessage(a.ID, at(900_000))
 
 	res, err := f.s.MessagePayloadExpire(f.ctx, herald.ExpireParams{Before: at(600_000), Limit: 10})

@@ -206,7 +206,8 @@ func emitOperational(w *wtx, opApp, typ string, payload json.RawMessage) error {
 		var targets []string
 		err := w.tx.QueryRow(w.ctx, createMessageQuery, msgID, opApp, nil, typ, textArray(nil), []byte(payload),
 			herald.OperationalRetentionDays, now, ids, textArray(nil), int(herald.StatusPending),
-			int(herald.TriggerScheduled)).Scan(&need, &written, &targets)
+			int(herald.TriggerScheduled), now, nil, now.Add(herald.OperationalRetentionDays*herald.RetentionDay)).
+			Scan(&need, &written, &targets)
 		if err != nil {
 			return fmt.Errorf("emit %s: %w", typ, err)
 		}

@@ -154,8 +154,8 @@ func emitOperational(w *wtx, opApp, typ string, payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.exec("INSERT INTO messages (id, app_id, event_id, event_type, channels, payload, payload_retention_days, created_at) VALUES (?, ?, NULL, ?, NULL, ?, ?, ?)",
-		msg.ID, opApp, typ, []byte(payload), msg.PayloadRetentionDays, ts(now)); err != nil {
+	if _, err := w.exec(insertMessageQuery, msg.ID, opApp, nil, typ, nil, []byte(payload), msg.PayloadRetentionDays,
+		ts(now), 0, ts(msg.PayloadExpiry())); err != nil {
 		return fmt.Errorf("emit %s: %w", typ, err)
 	}
 	ds := make([]herald.Delivery, len(targets))

@@ -114,10 +114,10 @@ func (c *killCluster) createEndpoints(t *testing.T) {
 	}
 }
 
-// postLoad posts total messages from six clients, message i through node
-// i%nodes to application i%endpoints, and returns the IDs of the
+// postLoad posts total messages from six clients through node via,
+// message i to application i%endpoints, and returns the IDs of the
 // messages accepted (202).
-func (c *killCluster) postLoad(t *testing.T, total int) []string {
+func (c *killCluster) postLoad(t *testing.T, total int, via *killNode) []string {
 	t.Helper()
 	var mu sync.Mutex
 	var accepted []string
@@ -126,7 +126,7 @@ func (c *killCluster) postLoad(t *testing.T, total int) []string {
 	for k := range clients {
 		wg.Go(func() {
 			for i := k; i < total; i += clients {
-				node := c.nodes[i%len(c.nodes)]
+				node := via
 				path := fmt.Sprintf("/api/v1/app/kill-%d/msg", i%killEndpoints)
 				code, body := apiPost(node.URL, path, map[string]any{"eventType": "kill.test", "payload": map[string]any{"i": i}})
 				if code != 202 {

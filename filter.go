@@ -4,9 +4,14 @@ package herald
 // e: e is enabled, its EventTypes are empty or contain eventType, and its
 // Channels are empty or share one with channels.
 func EndpointMatches(e *Endpoint, eventType string, channels []string) bool {
-	if e.Disabled {
-		return false
-	}
+	return !e.Disabled && EndpointFilterMatches(e, eventType, channels)
+}
+
+// EndpointFilterMatches reports whether a message of eventType on channels
+// passes e's filters, whether e is enabled or not: its EventTypes are empty
+// or contain eventType, and its Channels are empty or share one with
+// channels. Replaying the messages a disabled endpoint missed uses it.
+func EndpointFilterMatches(e *Endpoint, eventType string, channels []string) bool {
 	if len(e.EventTypes) > 0 && !contains(e.EventTypes, eventType) {
 		return false
 	}

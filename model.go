@@ -264,10 +264,57 @@ type IdempotentResponse struct {
 	ExpiresAt  time.Time
 }
 
-// Task is a background task, such as an endpoint recovery.
+// Background task kinds, as named by the Svix API where it has them.
+const (
+	// TaskEndpointRecover queues again an endpoint's failed deliveries.
+	TaskEndpointRecover = "endpoint.recover"
+	// TaskEndpointReplay creates deliveries to an endpoint for the
+	// messages it never received (replay-missing).
+	TaskEndpointReplay = "endpoint.replay"
+	// TaskEndpointBulkReplay queues again an endpoint's deliveries that
+	// match a filter on status, event type and channel.
+	TaskEndpointBulkReplay = "endpoint.bulk_replay"
+)
+
+// Background task statuses.
+const (
+	TaskRunning  = "running"
+	TaskFinished = "finished"
+	TaskFailed   = "failed"
+)
+
+// Task is a background task, such as an endpoint recovery or replay. It
+// walks the messages of its application in ID order, one bounded batch at
+// a time (TaskStore.TaskStep); Cursor, Scanned and Queued are its progress,
+// written in the same transaction as each batch, so that a task left
+// running by a process that stopped resumes where it was.
 type Task struct {
-	ID        string
-	Kind      string // e.g. "endpoint.recover"
-	Status    string // "running", "finished" or "failed"
+	ID     string
+	AppID  string // the application it works on; "" for none
+	Kind   string // one of the Task* kinds, e.g. "endpoint.recover"
+	Status string // TaskRunning, TaskFinished or TaskFailed
+	Params TaskParams
+	// Cursor is the ID of the last message examined; "" before the first
+	// batch.
+	Cursor string
+	// Scanned counts the messages examined so far.
+	Scanned int
+	// Queued counts the deliveries queued so far.
+	Queued int
+	// Error says why a failed task failed.
+	Error     string
+	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// TaskParams says what a replay or recovery task works on: the messages of
+// the task's application created in [Since, Until) and their deliveries
+// to EndpointID. Status, EventTypes and Channel narrow a bulk replay.
+type TaskParams struct {
+	EndpointID string         `json:"endpointId,omitempty"`
+	Since      time.Time      `json:"since,omitzero"`
+	Until      time.Time      `json:"until,omitzero"`
+	Status     *MessageStatus `json:"status,omitempty"`
+	EventTypes []string       `json:"eventTypes,omitempty"`
+	Channel    string         `json:"channel,omitempty"`
 }

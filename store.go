@@ -332,6 +332,37 @@ type AuthStore interface {
 	IdempotencyPut(ctx context.Context, r *IdempotentResponse) error
 	// IdempotencyPurge deletes responses that expired before now.
 	IdempotencyPurge(ctx context.Context, now time.Time) (int, error)
-	// TaskCreate stores a background task record.
+	// TaskCreate stores a background task record. EConflict if its ID is
+	// taken.
 	TaskCreate(ctx context.Context, t *Task) error
+	// TaskGet returns the task with this ID; ENotFound if none.
+	TaskGet(ctx context.Context, id string) (*Task, error)
+	// TaskList lists tasks by ID (newest first unless p.Ascending).
+	TaskList(ctx context.Context, f TaskFilter, p ListParams) (Page[Task], error)
+	// TaskStep runs one batch of the running task id: it examines up to
+	// limit messages of the task's application after its Cursor, in ID
+	// order, and for those created in [Since, Until) queues deliveries to
+	// Params.EndpointID, due now, as manual attempts with a fresh
+	// schedule, according to its Kind:
+	//   - TaskEndpointReplay: a new delivery for each message that has
+	//     none to the endpoint and passes its filters
+	//     (EndpointFilterMatches, so whether it is disabled or not);
+	//   - TaskEndpointBulkReplay: the existing delivery of each message
+	//     whose status is Params.Status (any but pending or sending when
+	//     nil), whose event type is among Params.EventTypes (when set) and
+	//     that has Params.Channel (when set);
+	//   - TaskEndpointRecover: as a bulk replay of failed deliveries.
+	// In the same transaction it advances the task's Cursor, Scanned and
+	// Queued, and finishes it once no message is left; a task whose
+	// endpoint is gone, or of an unknown kind, fails with Error set. It
+	// returns the task as written. ENotFound if no task has this ID; a
+	// task that is not running is returned unchanged.
+	TaskStep(ctx context.Context, id string, limit int, now time.Time) (*Task, error)
+}
+
+// TaskFilter narrows task lists. Zero values do not filter.
+type TaskFilter struct {
+	AppID  string // tasks of this application
+	Status string // tasks in this status
+	Kind   string // tasks of this kind
 }

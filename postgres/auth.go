@@ -52,15 +52,3 @@ func (s *Store) IdempotencyPurge(ctx context.Context, now time.Time) (int, error
 	}
 	return n, nil
 }
-
-// TaskCreate implements herald.AuthStore.
-func (s *Store) TaskCreate(ctx context.Context, t *herald.Task) error {
-	return s.write(ctx, "create task", func(w *wtx) error {
-		_, err := w.exec("INSERT INTO tasks (id, kind, status, updated_at) VALUES ($1, $2, $3, $4)",
-			t.ID, t.Kind, t.Status, t.UpdatedAt)
-		if isUnique(err) {
-			return herald.Errorf(herald.EConflict, "Task already exists")
-		}
-		return err
-	})
-}

@@ -1,0 +1,224 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/herald-webhooks/herald"
+	"github.com/jackc/pgx/v5"
+)
+
+const taskColumns = "id, app_id, kind, status, params, cursor, scanned, queued, error, created_at, updated_at"
+
+// idAfterAll is greater than every ID: the upper bound of an open range.
+const idAfterAll = "~"
+
+func scanTask(sc scanner) (herald.Task, error) {
+	var t herald.Task
+	var appID *string
+	var params []byte
+	var scanned, queued int64
+	err := sc.Scan(&t.ID, &appID, &t.Kind, &t.Status, &params, &t.Cursor, &scanned, &queued, &t.Error, &t.CreatedAt, &t.UpdatedAt)
+	if err != nil {
+		return t, err
+	}
+	t.AppID, t.Scanned, t.Queued = fromNullStr(appID), int(scanned), int(queued)
+	t.CreatedAt, t.UpdatedAt = fromTS(t.CreatedAt), fromTS(t.UpdatedAt)
+	if err := json.Unmarshal(params, &t.Params); err != nil {
+		return t, fmt.Errorf("decode task params: %w", err)
+	}
+	return t, nil
+}
+
+// TaskCreate implements herald.AuthStore.
+func (s *Store) TaskCreate(ctx context.Context, t *herald.Task) error {
+	params, err := json.Marshal(t.Params)
+	if err != nil {
+		return fmt.Errorf("encode task params: %w", err)
+	}
+	return s.write(ctx, "create task", func(w *wtx) error {
+		_, err := w.exec("INSERT INTO tasks ("+taskColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+			t.ID, nullStr(t.AppID), t.Kind, t.Status, string(params), t.Cursor, t.Scanned, t.Queued, t.Error,
+			t.CreatedAt, t.UpdatedAt)
+		if isUnique(err) {
+			return herald.Errorf(herald.EConflict, "Task already exists")
+		}
+		return err
+	})
+}
+
+// TaskGet implements herald.AuthStore.
+func (s *Store) TaskGet(ctx context.Context, id string) (*herald.Task, error) {
+	var t herald.Task
+	err := s.read(ctx, "get task", func(q querier) error {
+		var err error
+		t, err = getTask(ctx, q, id, "")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// getTask reads the task with this ID; lock is "" or a locking clause.
+func getTask(ctx context.Context, q querier, id, lock string) (herald.Task, error) {
+	t, err := scanTask(q.QueryRow(ctx, "SELECT "+taskColumns+" FROM tasks WHERE id = $1"+lock, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, herald.Errorf(herald.ENotFound, "Background task not found")
+	}
+	return t, err
+}
+
+// TaskList implements herald.AuthStore.
+func (s *Store) TaskList(ctx context.Context, f herald.TaskFilter, p herald.ListParams) (herald.Page[herald.Task], error) {
+	p = listParams(p)
+	a := args{}
+	var filter string
+	for _, c := range []struct{ col, v string }{{"app_id", f.AppID}, {"status", f.Status}, {"kind", f.Kind}} {
+		if c.v != "" {
+			filter += " AND " + c.col + " = " + a.add(c.v)
+		}
+	}
+	cond, dir := pageBounds("id", p, &a)
+	limit := a.add(p.Limit + 1)
+	var rows []herald.Task
+	err := s.read(ctx, "list tasks", func(q querier) error {
+		var err error
+		rows, err = queryAll(ctx, q, scanTask, "SELECT "+taskColumns+" FROM tasks WHERE true"+filter+cond+
+			" ORDER BY id "+dir+" LIMIT "+limit, a...)
+		return err
+	})
+	if err != nil {
+		return herald.Page[herald.Task]{}, err
+	}
+	return herald.MakePage(rows, p, func(t herald.Task) string { return t.ID }), nil
+}
+
+// TaskStep implements herald.AuthStore: one batch of the task and its
+// progress in one transaction. The task's row is locked first, so that
+// two processes stepping the same task take turns.
+func (s *Store) TaskStep(ctx context.Context, id string, limit int, now time.Time) (*herald.Task, error) {
+	var out herald.Task
+	err := s.write(ctx, "step task", func(w *wtx) error {
+		t, err := getTask(w.ctx, w.tx, id, " FOR UPDATE")
+		if err != nil || t.Status != herald.TaskRunning {
+			out = t
+			return err
+		}
+		if err := stepTask(w, &t, limit, now); err != nil {
+			return err
+		}
+		out = t
+		_, err = w.exec(`UPDATE tasks SET status = $1, cursor = $2, scanned = $3, queued = $4, error = $5, updated_at = $6
+			WHERE id = $7`, t.Status, t.Cursor, t.Scanned, t.Queued, t.Error, t.UpdatedAt, t.ID)
+		return err
+	})
+	if err != nil {
+		// The operation may still be running: its results are not read.
+		return nil, err
+	}
+	return &out, nil
+}
+
+// stepTask examines the task's next batch of messages and queues the
+// deliveries it calls for, updating t's progress.
+func stepTask(w *wtx, t *herald.Task, limit int, now time.Time) error {
+	t.UpdatedAt = now
+	if !herald.TaskKnown(t.Kind) {
+		t.Status, t.Error = herald.TaskFailed, "unknown task kind "+t.Kind
+		return nil
+	}
+	ep, err := scanEndpoint(w.tx.QueryRow(w.ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1 AND app_id = $2",
+		t.Params.EndpointID, t.AppID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		t.Status, t.Error = herald.TaskFailed, "endpoint not found"
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cands, err := taskCandidates(w, t, ep.ID, limit)
+	if err != nil {
+		return err
+	}
+	queued, err := queueCandidates(w, t, &ep, cands, now)
+	if err != nil {
+		return err
+	}
+	t.Scanned += len(cands)
+	t.Queued += queued
+	if len(cands) > 0 {
+		t.Cursor = cands[len(cands)-1].MsgID
+	}
+	if len(cands) < limit {
+		t.Status = herald.TaskFinished
+	}
+	w.notify = w.notify || queued > 0
+	return nil
+}
+
+// taskCandidates reads the task's next messages after its cursor, in ID
+// order, with the state of their delivery to the endpoint.
+func taskCandidates(w *wtx, t *herald.Task, endpointID string, limit int) ([]herald.TaskCandidate, error) {
+	upper := idAfterAll
+	if !t.Params.Until.IsZero() {
+		upper = herald.MessageIDBound(t.Params.Until)
+	}
+	return queryAll(w.ctx, w.tx, func(sc scanner) (herald.TaskCandidate, error) {
+		var c herald.TaskCandidate
+		var status *int
+		if err := sc.Scan(&c.MsgID, &c.EventType, &c.Channels, &c.CreatedAt, &status); err != nil {
+			return c, err
+		}
+		c.CreatedAt, c.HasDelivery = fromTS(c.CreatedAt), status != nil
+		if status != nil {
+			c.Status = herald.MessageStatus(*status)
+		}
+		return c, nil
+	}, `SELECT m.id, m.event_type, m.channels, m.created_at, d.status FROM messages m
+			LEFT JOIN deliveries d ON d.msg_id = m.id AND d.endpoint_id = $1
+		WHERE m.app_id = $2 AND m.id >= $3 AND m.id > $4 AND m.id < $5
+		ORDER BY m.id LIMIT $6`,
+		endpointID, t.AppID, herald.MessageIDBound(t.Params.Since), t.Cursor, upper, limit)
+}
+
+// queueCandidates queues the deliveries of the candidates the task calls
+// for and reports how many it queued.
+func queueCandidates(w *wtx, t *herald.Task, ep *herald.Endpoint, cands []herald.TaskCandidate, now time.Time) (int, error) {
+	var requeue, create []string
+	for _, c := range cands {
+		switch {
+		case !t.Queues(ep, c):
+		case c.HasDelivery:
+			requeue = append(requeue, c.MsgID)
+		default:
+			create = append(create, c.MsgID)
+		}
+	}
+	n := 0
+	if len(requeue) > 0 {
+		tag, err := w.exec(`UPDATE deliveries SET status = `+sqlPending+`, attempts = 0, next_attempt_at = $1,
+				lease_until = NULL, trigger_type = $2, updated_at = $1
+			WHERE endpoint_id = $3 AND msg_id = ANY($4) AND status NOT IN (`+sqlPending+`, `+sqlSending+`)`,
+			now, int(herald.TriggerManual), ep.ID, requeue)
+		if err != nil {
+			return 0, err
+		}
+		n += int(tag.RowsAffected())
+	}
+	for _, msgID := range create {
+		tag, err := w.exec(`INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
+				next_attempt_at, lease_until, trigger_type, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, `+sqlPending+`, 0, $5, NULL, $6, $5, $5) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
+			herald.NewID(herald.PrefixDelivery, now), t.AppID, msgID, ep.ID, now, int(herald.TriggerManual))
+		if err != nil {
+			return 0, err
+		}
+		n += int(tag.RowsAffected())
+	}
+	return n, nil
+}

@@ -34,6 +34,10 @@ type MaintenanceStore interface {
 	// EndpointAutoDisable is herald.HealthStore's.
 	EndpointAutoDisable(ctx context.Context, p herald.AutoDisableParams) ([]herald.Endpoint, error)
 	herald.RetentionStore
+	// TaskList is herald.AuthStore's.
+	TaskList(ctx context.Context, f herald.TaskFilter, p herald.ListParams) (herald.Page[herald.Task], error)
+	// TaskStep is herald.AuthStore's.
+	TaskStep(ctx context.Context, id string, limit int, now time.Time) (*herald.Task, error)
 }
 
 // autoDisableBatch is the most endpoints one run of the auto-disable task
@@ -69,6 +73,12 @@ type MaintenanceConfig struct {
 	// Retention configures the cleaner of expired payloads, responses and
 	// attempts (see RetentionConfig).
 	Retention RetentionConfig
+	// TaskInterval is how often the leader looks for running background
+	// tasks (replays, recoveries) and advances them. Default 1s.
+	TaskInterval time.Duration
+	// TaskBatch is how many messages one step of a background task
+	// examines, in one transaction. Default 500.
+	TaskBatch int
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Logger receives maintenance's logs. Default: discard.
@@ -92,6 +102,12 @@ func (c MaintenanceConfig) withDefaults() MaintenanceConfig {
 		c.AutoDisableInterval = min(time.Minute, max(c.AutoDisableAfter/4, 10*time.Millisecond))
 	}
 	c.Retention = c.Retention.withDefaults()
+	if c.TaskInterval <= 0 {
+		c.TaskInterval = time.Second
+	}
+	if c.TaskBatch <= 0 {
+		c.TaskBatch = 500
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -152,6 +168,7 @@ func NewMaintainer(cfg MaintenanceConfig, store MaintenanceStore) *Maintainer {
 		{name: "purge idempotency records", interval: cfg.PurgeInterval, run: store.IdempotencyPurge},
 		{name: "purge expired tokens", interval: cfg.PurgeInterval, run: store.TokenPurgeExpired},
 		{name: "expire retained data", interval: cfg.Retention.Interval, run: newRetention(cfg.Retention, store).run},
+		{name: "background tasks ended", interval: cfg.TaskInterval, run: m.runTasks},
 	}
 	if cfg.AutoDisableAfter > 0 {
 		m.tasks = append(m.tasks, &task{name: "disable failing endpoints", interval: cfg.AutoDisableInterval,

@@ -91,7 +91,7 @@ type access int
 const (
 	adminOnly access = iota // admin tokens only
 	appScope                // admin, or a token scoped to the route's {app_id}
-	anyToken                // any valid token (logout)
+	anyToken                // any valid token (logout; background tasks, scoped in the handler)
 	public                  // no token (health)
 )
 

@@ -216,49 +216,6 @@ func (s *server) endpointStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"success": st.Success, "pending": st.Pending, "fail": st.Fail, "sending": st.Sending, "canceled": st.Canceled})
 }
 
-type recoverIn struct {
-	Since opt[time.Time] `json:"since"`
-	Until opt[time.Time] `json:"until"`
-}
-
-// recoverEndpoint queues again every failed delivery to the endpoint of a
-// message created since `since` (and before `until`).
-func (s *server) recoverEndpoint(w http.ResponseWriter, r *http.Request) {
-	var in recoverIn
-	p := problems{}
-	if err := s.decode(w, r, &in, false); err != nil {
-		writeError(w, err, s.log)
-		return
-	}
-	since, ok := in.Since.value()
-	if !ok {
-		p.add("since is required", "body", "since")
-	}
-	app, ep, err := s.endpoint(r)
-	if err == nil {
-		err = p.err()
-	}
-	if err != nil {
-		writeError(w, err, s.log)
-		return
-	}
-	now := s.cfg.Now()
-	until, ok := in.Until.value()
-	if !ok {
-		until = now.Add(time.Second)
-	}
-	if _, err := s.store.DeliveryRecover(r.Context(), app.ID, ep.ID, since, until, now); err != nil {
-		writeError(w, err, s.log)
-		return
-	}
-	task := &herald.Task{ID: herald.NewID(herald.PrefixTask, now), Kind: "endpoint.recover", Status: "running", UpdatedAt: now}
-	if err := s.store.TaskCreate(r.Context(), task); err != nil {
-		writeError(w, err, s.log)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": task.ID, "status": task.Status, "task": task.Kind, "updatedAt": formatTime(now)})
-}
-
 type exampleIn struct {
 	EventType opt[string] `json:"eventType"`
 }

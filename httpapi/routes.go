@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/herald-webhooks/herald"
+)
 
 // routes registers every API route. Access: adminOnly routes need the admin
 // token; appScope routes also accept a token scoped to the {app_id}; POSTs
@@ -44,7 +48,9 @@ func (s *server) routes(mux *http.ServeMux) {
 	handle("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", appScope, s.rotateEndpointSecret)
 	handle("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", appScope, s.endpointStats)
 	handle("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", appScope, s.sendExample)
-	handle("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", appScope, s.recoverEndpoint)
+	handle("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", appScope, s.startTask(herald.TaskEndpointRecover))
+	handle("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing", appScope, s.startTask(herald.TaskEndpointReplay))
+	handle("POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/bulk-replay", appScope, s.startTask(herald.TaskEndpointBulkReplay))
 	handle("GET /api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", appScope, s.listAttemptedMessages)
 
 	handle("GET /api/v1/app/{app_id}/msg", appScope, s.listMessages)
@@ -73,6 +79,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	handle("PATCH "+opEndpoint+"/{endpoint_id}/headers", adminOnly, s.inOperational(s.setEndpointHeaders(true)))
 	handle("GET "+opEndpoint+"/{endpoint_id}/secret", adminOnly, s.inOperational(s.getEndpointSecret))
 	handle("POST "+opEndpoint+"/{endpoint_id}/secret/rotate", adminOnly, s.inOperational(s.rotateEndpointSecret))
+	handle("GET /api/v1/background-task", anyToken, s.listBackgroundTasks)
+	handle("GET /api/v1/background-task/{task_id}", anyToken, s.getBackgroundTask)
 
 	handle("GET /api/v1/event-type", adminOnly, s.listEventTypes)
 	handle("POST /api/v1/event-type", adminOnly, s.createEventType)

@@ -91,8 +91,9 @@ var exportTables = []exportTable{
 	{"endpoint_health", []exportColumn{col("endpoint_id", textColumn), col("app_id", textColumn),
 		col("first_failure_at", timeColumn), col("last_failure_at", timeColumn), col("last_success_at", timeColumn),
 		col("consecutive_failures", intColumn), col("disabled_at", timeColumn), col("disabled_reason", textColumn)}},
-	{"tasks", []exportColumn{col("id", textColumn), col("kind", textColumn), col("status", textColumn),
-		col("updated_at", timeColumn)}},
+	{"tasks", []exportColumn{col("id", textColumn), col("app_id", textColumn), col("kind", textColumn),
+		col("status", textColumn), col("params", jsonColumn), col("cursor", textColumn), col("scanned", intColumn),
+		col("queued", intColumn), col("error", textColumn), col("created_at", timeColumn), col("updated_at", timeColumn)}},
 }
 
 // pollConsumerExport is a consumer's position as exported. Positions

@@ -11,7 +11,6 @@ import (
 	"github.com/herald-webhooks/herald"
 	"github.com/herald-webhooks/herald/postgres"
 	"github.com/herald-webhooks/herald/sqlite"
-	"github.com/jackc/pgx/v5"
 )
 
 // storedObjects are objects with every field set, written to the embedded
@@ -64,7 +63,11 @@ func newStoredObjects() *storedObjects {
 		AppID: o.app.ID, Prefix: "hrdp_EfGh", ReadOnly: true, ExpiresAt: &expires, CreatedAt: at}
 	o.idem = herald.IdempotentResponse{Key: "k1", StatusCode: 202, Body: []byte(`{"id":"msg_x"}`),
 		ExpiresAt: time.Now().Add(time.Hour).UTC().Truncate(time.Microsecond)}
-	o.task = herald.Task{ID: herald.NewID(herald.PrefixTask, at), Kind: "endpoint.recover", Status: "finished", UpdatedAt: at}
+	fail := herald.StatusFail
+	o.task = herald.Task{ID: herald.NewID(herald.PrefixTask, at), AppID: o.app.ID, Kind: herald.TaskEndpointBulkReplay,
+		Status: herald.TaskRunning, Params: herald.TaskParams{EndpointID: o.ep.ID, Since: at, Until: at.Add(time.Hour),
+			Status: &fail, EventTypes: []string{"invoice.paid"}, Channel: "eu"},
+		Cursor: "msg_c", Scanned: 7, Queued: 3, CreatedAt: at, UpdatedAt: at}
 	return o
 }
 
@@ -137,7 +140,7 @@ func TestMigrateStoreCopiesEveryStoredField(t *testing.T) {
 	}
 	defer dst.Close()
 	o.check(t, dst)
-	if tasks := readTasks(t, url, schema); !reflect.DeepEqual(tasks, []herald.Task{o.task}) {
+	if tasks := readTasks(t, dst); !reflect.DeepEqual(tasks, []herald.Task{o.task}) {
 		t.Errorf("tasks after the move: %+v, want %+v", tasks, o.task)
 	}
 	o.checkQueue(t, dst)
@@ -183,30 +186,14 @@ func (o *storedObjects) check(t *testing.T, st herald.Store) {
 	same("idempotency record", idem, err, &o.idem)
 }
 
-// readTasks returns the tasks in the schema (the store has no method that
-// reads them).
-func readTasks(t *testing.T, url, schema string) []herald.Task {
+// readTasks returns the tasks in the store.
+func readTasks(t *testing.T, st herald.Store) []herald.Task {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
+	page, err := st.TaskList(context.Background(), herald.TaskFilter{}, herald.ListParams{Limit: herald.MaxListLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, "SELECT id, kind, status, updated_at FROM "+pgx.Identifier{schema, "tasks"}.Sanitize())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (herald.Task, error) {
-		var task herald.Task
-		err := r.Scan(&task.ID, &task.Kind, &task.Status, &task.UpdatedAt)
-		task.UpdatedAt = task.UpdatedAt.UTC()
-		return task, err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tasks
+	return page.Items
 }
 
 // checkQueue claims from st: the delivery that was leased when the

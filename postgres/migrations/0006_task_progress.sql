@@ -11,4 +11,4 @@ ALTER TABLE tasks ADD COLUMN created_at timestamptz;
 UPDATE tasks SET created_at = updated_at, status = 'finished';
 CREATE INDEX tasks_running ON tasks (id) WHERE status = 'running';
 CREATE INDEX tasks_app ON tasks (app_id, id);
-ALTER TABLE tasks ALTER COLUMN created_at SET NOT NULL;
+ALTER TABLE tasks ALTER COLUMN created_at SET DEFAULT now(), ALTER COLUMN created_at SET NOT NULL;

@@ -37,9 +37,17 @@ func queued(task map[string]any) float64 {
 // TestReplayMissing proves that messages sent while an endpoint is
 // disabled are kept, and that replay-missing delivers exactly those the
 // endpoint missed and that match its filters, as a background task that
-// finishes with their count.
+// finishes with their count; on both stores.
 func TestReplayMissing(t *testing.T) {
-	s := startServer(t)
+	t.Run("embedded", func(t *testing.T) { testReplayMissing(t) })
+	t.Run("postgres", func(t *testing.T) {
+		url := postgresURL(t)
+		testReplayMissing(t, "HERALD_DATABASE_URL="+url, "HERALD_DATABASE_SCHEMA="+testSchema(t, url))
+	})
+}
+
+func testReplayMissing(t *testing.T, env ...string) {
+	s := startServer(t, env...)
 	rc := newReceiver(t, nil)
 	app := s.createApp(t, "replay")
 	ep, _ := s.createEndpoint(t, app, map[string]any{"url": rc.URL, "eventTypes": []string{"invoice.paid"}})

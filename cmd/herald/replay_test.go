@@ -119,20 +119,20 @@ func testReplayMissing(t *testing.T, env ...string) {
 	if r := s.callAs(t, tok, "GET", taskPath(str(started, "id")), nil); r.Status != 404 {
 		t.Errorf("another app's token reading the task: %d", r.Status)
 	}
-	if l := items(t, mustJSON(t, s.callAs(t, tok, "GET", "/api/v1/background-task", nil))); len(l) != 0 {
+	if l := items(t, okJSON(t, s.callAs(t, tok, "GET", "/api/v1/background-task", nil))); len(l) != 0 {
 		t.Errorf("another app's token lists %v", l)
 	}
 	own := str(s.must(t, 200, "POST", "/api/v1/auth/app-portal-access/"+app, map[string]any{}), "token")
 	if r := s.callAs(t, own, "POST", epPath+"/replay-missing", map[string]any{"since": since}); r.Status != 202 {
 		t.Errorf("the app's own token replaying: %d %s", r.Status, r.Body)
 	}
-	if l := items(t, mustJSON(t, s.callAs(t, own, "GET", "/api/v1/background-task", nil))); len(l) != 2 {
+	if l := items(t, okJSON(t, s.callAs(t, own, "GET", "/api/v1/background-task", nil))); len(l) != 2 {
 		t.Errorf("the app's token lists %d tasks, want 2", len(l))
 	}
 }
 
-// mustJSON decodes a 200 answer.
-func mustJSON(t *testing.T, r apiResponse) map[string]any {
+// okJSON decodes a 200 answer.
+func okJSON(t *testing.T, r apiResponse) map[string]any {
 	t.Helper()
 	if r.Status != 200 {
 		t.Fatalf("status %d: %s", r.Status, r.Body)

@@ -201,7 +201,8 @@ func queueCandidates(w *wtx, t *herald.Task, ep *herald.Endpoint, cands []herald
 	}
 	n := 0
 	if len(requeue) > 0 {
-		tag, err := w.exec(`UPDATE deliveries SET status = `+sqlPending+`, attempts = 0, next_attempt_at = $1,
+		tag, err := w.exec(`UPDATE deliveries SET status = `+sqlPending+`, attempts = 0,
+				next_attempt_at = greatest($1, (SELECT deliver_at FROM messages m WHERE m.id = deliveries.msg_id)),
 				lease_until = NULL, trigger_type = $2, updated_at = $1
 			WHERE endpoint_id = $3 AND msg_id = ANY($4) AND status NOT IN (`+sqlPending+`, `+sqlSending+`)`,
 			now, int(herald.TriggerManual), ep.ID, requeue)
@@ -213,7 +214,8 @@ func queueCandidates(w *wtx, t *herald.Task, ep *herald.Endpoint, cands []herald
 	for _, msgID := range create {
 		tag, err := w.exec(`INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
 				next_attempt_at, lease_until, trigger_type, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, `+sqlPending+`, 0, $5, NULL, $6, $5, $5) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
+			VALUES ($1, $2, $3, $4, `+sqlPending+`, 0, greatest($5, (SELECT deliver_at FROM messages WHERE id = $3)),
+				NULL, $6, $5, $5) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
 			herald.NewID(herald.PrefixDelivery, now), t.AppID, msgID, ep.ID, now, int(herald.TriggerManual))
 		if err != nil {
 			return 0, err

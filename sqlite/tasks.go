@@ -194,7 +194,8 @@ func taskCandidates(w *wtx, t *herald.Task, endpointID string, limit int) ([]her
 }
 
 // queueCandidates queues the deliveries of the candidates the task calls
-// for and reports how many it queued.
+// for, due now or at the message's deliverAt if later, and reports how
+// many it queued.
 func queueCandidates(w *wtx, t *herald.Task, ep *herald.Endpoint, cands []herald.TaskCandidate, now time.Time) (int, error) {
 	n := 0
 	for _, c := range cands {
@@ -204,16 +205,18 @@ func queueCandidates(w *wtx, t *herald.Task, ep *herald.Endpoint, cands []herald
 		var res sql.Result
 		var err error
 		if c.HasDelivery {
-			res, err = w.exec(`UPDATE deliveries SET status = ?, attempts = 0, next_attempt_at = ?, lease_until = 0,
+			res, err = w.exec(`UPDATE deliveries SET status = ?, attempts = 0,
+					next_attempt_at = max(?, (SELECT deliver_at FROM messages WHERE id = ?)), lease_until = 0,
 					trigger_type = ?, updated_at = ?
 				WHERE msg_id = ? AND endpoint_id = ? AND status NOT IN (1, 3)`,
-				herald.StatusPending, ts(now), herald.TriggerManual, ts(now), c.MsgID, ep.ID)
+				herald.StatusPending, ts(now), c.MsgID, herald.TriggerManual, ts(now), c.MsgID, ep.ID)
 		} else {
 			res, err = w.exec(`INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts,
 					next_attempt_at, lease_until, trigger_type, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?) ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
+				VALUES (?, ?, ?, ?, ?, 0, max(?, (SELECT deliver_at FROM messages WHERE id = ?)), 0, ?, ?, ?)
+				ON CONFLICT (msg_id, endpoint_id) DO NOTHING`,
 				herald.NewID(herald.PrefixDelivery, now), t.AppID, c.MsgID, ep.ID, herald.StatusPending,
-				ts(now), herald.TriggerManual, ts(now), ts(now))
+				ts(now), c.MsgID, herald.TriggerManual, ts(now), ts(now))
 		}
 		if err != nil {
 			return 0, err

@@ -12,6 +12,7 @@ var replayTests = []test{
 	{"TaskStepReplayMissing", testTaskStepReplayMissing},
 	{"TaskStepBulkReplay", testTaskStepBulkReplay},
 	{"TaskStepFails", testTaskStepFails},
+	{"TaskStepKeepsDeliverAt", testTaskStepKeepsDeliverAt},
 }
 
 // task stores a running task of kind on ep with params p.
@@ -263,5 +264,33 @@ func testTaskStepFails(t *testing.T, f *fixture) {
 	}
 	if stored, err := f.s.TaskGet(f.ctx, odd.ID); err != nil || stored.Status != herald.TaskFailed {
 		t.Errorf("stored unknown-kind task %+v, %v", stored, err)
+	}
+}
+
+// testTaskStepKeepsDeliverAt checks that a replay does not send a
+// scheduled message before its deliverAt.
+func testTaskStepKeepsDeliverAt(t *testing.T, f *fixture) {
+	a := f.app()
+	ep := f.endpoint(a.ID)
+	ep.Disabled = true
+	must(t, f.s.EndpointUpdate(f.ctx, ep), "EndpointUpdate disable")
+	since := f.tick()
+	later := at(50_000_000)
+	scheduled, _ := f.message(a.ID, func(m *herald.Message) { m.DeliverAt = &later })
+	plain, _ := f.message(a.ID)
+	ep.Disabled = false
+	must(t, f.s.EndpointUpdate(f.ctx, ep), "EndpointUpdate enable")
+	task := f.task(a.ID, herald.TaskEndpointReplay, herald.TaskParams{EndpointID: ep.ID, Since: since})
+	got, _ := f.stepAll(task.ID, 10)
+	if got.Queued != 2 {
+		t.Fatalf("replay queued %d, want 2", got.Queued)
+	}
+	now := f.tick()
+	jobs := f.claimAll(now)
+	if len(jobs) != 1 || jobs[0].Message.ID != plain.ID {
+		t.Fatalf("due at once: %v, want only the unscheduled message %s", jobIDs(jobs), plain.ID)
+	}
+	if jobs := f.claimAll(later); len(jobs) != 1 || jobs[0].Message.ID != scheduled.ID {
+		t.Fatalf("due at its deliverAt: %v, want the scheduled message %s", jobIDs(jobs), scheduled.ID)
 	}
 }

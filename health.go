@@ -182,3 +182,26 @@ func EndpointEventPayload(typ, appUID string, ep *Endpoint, failSince time.Time)
 	b, _ := json.Marshal(operationalEvent{Type: typ, Data: d})
 	return b
 }
+
+// Disable records that ep was just disabled through the API: at its
+// UpdatedAt, for its DisabledReason if set, else manually. It sets the
+// same time and reason on ep.
+func (h *EndpointHealth) Disable(ep *Endpoint) {
+	h.DisabledAt, h.DisabledReason = ep.UpdatedAt, DisabledReasonManual
+	if ep.DisabledReason != "" {
+		h.DisabledReason = ep.DisabledReason
+	}
+	at := h.DisabledAt
+	ep.DisabledAt, ep.DisabledReason = &at, h.DisabledReason
+}
+
+// DisabledEndpointIDs returns the IDs of the disabled endpoints of eps.
+func DisabledEndpointIDs(eps []Endpoint) []string {
+	var ids []string
+	for i := range eps {
+		if eps[i].Disabled {
+			ids = append(ids, eps[i].ID)
+		}
+	}
+	return ids
+}

@@ -65,3 +65,18 @@ func TaskKnown(kind string) bool {
 func MessageIDBound(t time.Time) string {
 	return IDAt(PrefixMessage, t)
 }
+
+// Advance records a step that examined cands (at most limit, in ID order)
+// and queued deliveries for queued of them: the counts grow, the cursor
+// moves past the last message examined, and a short step finishes the
+// task.
+func (t *Task) Advance(cands []TaskCandidate, queued, limit int) {
+	t.Scanned += len(cands)
+	t.Queued += queued
+	if len(cands) > 0 {
+		t.Cursor = cands[len(cands)-1].MsgID
+	}
+	if len(cands) < limit {
+		t.Status = TaskFinished
+	}
+}

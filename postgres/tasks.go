@@ -149,14 +149,7 @@ func stepTask(w *wtx, t *herald.Task, limit int, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	t.Scanned += len(cands)
-	t.Queued += queued
-	if len(cands) > 0 {
-		t.Cursor = cands[len(cands)-1].MsgID
-	}
-	if len(cands) < limit {
-		t.Status = herald.TaskFinished
-	}
+	t.Advance(cands, queued, limit)
 	w.notify = w.notify || queued > 0
 	return nil
 }

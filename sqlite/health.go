@@ -251,12 +251,7 @@ func updateHealthState(w *wtx, ep *herald.Endpoint, wasDisabled bool) error {
 		if err != nil {
 			return err
 		}
-		h.DisabledAt, h.DisabledReason = ep.UpdatedAt, herald.DisabledReasonManual
-		if ep.DisabledReason != "" {
-			h.DisabledReason = ep.DisabledReason
-		}
-		at := h.DisabledAt
-		ep.DisabledAt, ep.DisabledReason = &at, h.DisabledReason
+		h.Disable(ep)
 		return saveHealth(w, &h)
 	case !ep.Disabled && wasDisabled:
 		ep.DisabledAt, ep.DisabledReason = nil, ""
@@ -271,12 +266,7 @@ func updateHealthState(w *wtx, ep *herald.Endpoint, wasDisabled bool) error {
 // fillDisabled sets DisabledAt and DisabledReason on the disabled
 // endpoints of eps from their health rows.
 func fillDisabled(ctx context.Context, q querier, eps []herald.Endpoint) error {
-	var ids []string
-	for i := range eps {
-		if eps[i].Disabled {
-			ids = append(ids, eps[i].ID)
-		}
-	}
+	ids := herald.DisabledEndpointIDs(eps)
 	if len(ids) == 0 {
 		return nil
 	}

@@ -58,20 +58,9 @@ func (s *Store) tokenGet(ctx context.Context, column, value string) (*herald.Tok
 func (s *Store) TokenListAdmin(ctx context.Context) ([]herald.Token, error) {
 	var out []herald.Token
 	err := s.read(ctx, "list admin tokens", func(q querier) error {
-		out = nil
-		rows, err := q.Query(ctx, "SELECT "+tokenColumns+" FROM tokens WHERE app_id IS NULL ORDER BY id")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			t, err := scanToken(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, *t)
-		}
-		return rows.Err()
+		var err error
+		out, err = queryAll(ctx, q, scanTokenValue, "SELECT "+tokenColumns+" FROM tokens WHERE app_id IS NULL ORDER BY id")
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -116,4 +105,13 @@ func scanToken(row pgx.Row) (*herald.Token, error) {
 	}
 	t.AppID, t.ExpiresAt, t.CreatedAt = fromNullStr(appID), fromTSPtr(expires), fromTS(t.CreatedAt)
 	return &t, nil
+}
+
+// scanTokenValue is scanToken for queryAll.
+func scanTokenValue(sc scanner) (herald.Token, error) {
+	t, err := scanToken(sc)
+	if err != nil {
+		return herald.Token{}, err
+	}
+	return *t, nil
 }

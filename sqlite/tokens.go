@@ -61,15 +61,8 @@ func (s *Store) TokenListAdmin(ctx context.Context) ([]herald.Token, error) {
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			t, err := scanToken(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, *t)
-		}
-		return rows.Err()
+		out, err = collect(rows, scanTokenValue)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -119,4 +112,13 @@ func scanToken(row interface{ Scan(...any) error }) (*herald.Token, error) {
 	}
 	t.AppID, t.ExpiresAt, t.CreatedAt = appID.String, fromTSPtr(expires), fromTS(created)
 	return &t, nil
+}
+
+// scanTokenValue is scanToken for collect.
+func scanTokenValue(sc scanner) (herald.Token, error) {
+	t, err := scanToken(sc)
+	if err != nil {
+		return herald.Token{}, err
+	}
+	return *t, nil
 }

@@ -205,3 +205,28 @@ func DisabledEndpointIDs(eps []Endpoint) []string {
 	}
 	return ids
 }
+
+// Apply records the result of an attempt to h's endpoint and returns the
+// operational events it causes, in order: failing or recovered, then
+// exhausted when the delivery spent its schedule. A result for a disabled
+// endpoint (not attempted) changes nothing; a result of the operational
+// application opApp causes no events (no loops), nor does any when opApp
+// is "" (no operational endpoints).
+func (h *EndpointHealth) Apply(r *DeliveryResult, opApp string) []string {
+	if !h.DisabledAt.IsZero() {
+		return nil
+	}
+	a := &r.Attempt
+	ev := h.Record(a.Status == StatusSuccess, a.CreatedAt)
+	if opApp == "" || a.AppID == opApp {
+		return nil
+	}
+	var out []string
+	if ev != "" {
+		out = append(out, ev)
+	}
+	if r.Status == StatusFail {
+		out = append(out, OpMessageAttemptExhausted)
+	}
+	return out
+}

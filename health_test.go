@@ -2,6 +2,7 @@ package herald
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -71,5 +72,31 @@ func TestOperationalPayloads(t *testing.T) {
 	}
 	if _, ok := m["data"].(map[string]any)["failSince"]; ok {
 		t.Errorf("endpoint.enabled has failSince: %v", m)
+	}
+}
+
+func TestEndpointHealthApply(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	fail := func(status MessageStatus, app string) *DeliveryResult {
+		return &DeliveryResult{Status: status, Attempt: Attempt{AppID: app, Status: StatusFail, CreatedAt: at}}
+	}
+	h := &EndpointHealth{}
+	for i := 1; i < FailingStreak; i++ {
+		if got := h.Apply(fail(StatusPending, "app_1"), "app_op"); len(got) != 0 {
+			t.Fatalf("failure %d: events %v, want none", i, got)
+		}
+	}
+	if got := h.Apply(fail(StatusFail, "app_1"), "app_op"); !reflect.DeepEqual(got, []string{OpMessageAttemptFailing, OpMessageAttemptExhausted}) {
+		t.Fatalf("streak reached on an exhausted delivery: %v", got)
+	}
+	if got := h.Apply(fail(StatusFail, "app_op"), "app_op"); got != nil {
+		t.Fatalf("result of the operational app: events %v, want none", got)
+	}
+	if got := h.Apply(fail(StatusFail, "app_1"), ""); got != nil {
+		t.Fatalf("no operational endpoints: events %v, want none", got)
+	}
+	disabled := &EndpointHealth{DisabledAt: at}
+	if got := disabled.Apply(fail(StatusFail, "app_1"), "app_op"); got != nil || disabled.ConsecutiveFailures != 0 {
+		t.Fatalf("disabled endpoint: events %v, failures %d; want nothing recorded", got, disabled.ConsecutiveFailures)
 	}
 }

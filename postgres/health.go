@@ -92,18 +92,9 @@ func recordHealth(w *wtx, applied []*herald.DeliveryResult) error {
 	for _, r := range applied {
 		a := &r.Attempt
 		h := byEndpoint[a.EndpointID]
-		if !h.DisabledAt.IsZero() {
-			continue // not attempted: the endpoint is disabled
-		}
-		ev := h.Record(a.Status == herald.StatusSuccess, a.CreatedAt)
-		if opApp == "" || a.AppID == opApp { // no operational endpoints, or about one: no loop
-			continue
-		}
-		for _, typ := range []string{ev, exhausted(r)} {
-			if typ != "" {
-				if err := emitAttemptEvent(w, opApp, typ, a); err != nil {
-					return err
-				}
+		for _, typ := range h.Apply(r, opApp) {
+			if err := emitAttemptEvent(w, opApp, typ, a); err != nil {
+				return err
 			}
 		}
 	}
@@ -141,15 +132,6 @@ func lockHealth(w *wtx, applied []*herald.DeliveryResult) (map[string]*herald.En
 		*byEndpoint[found[i].EndpointID] = found[i]
 	}
 	return byEndpoint, order, nil
-}
-
-// exhausted returns message.attempt.exhausted for a result that spent its
-// delivery's schedule, "" otherwise.
-func exhausted(r *herald.DeliveryResult) string {
-	if r.Status == herald.StatusFail {
-		return herald.OpMessageAttemptExhausted
-	}
-	return ""
 }
 
 // emitAttemptEvent emits a message.attempt.* event about a.

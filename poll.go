@@ -80,3 +80,26 @@ type PollStore interface {
 	// endpoint does not exist in its application.
 	PollConsumerSet(ctx context.Context, c *PollConsumer) error
 }
+
+// PolledMessage is a message read by a poll, with its stream position.
+type PolledMessage struct {
+	Message Message
+	Seq     int64
+}
+
+// NewPollPage makes the page from rows read in stream order with a limit
+// of limit+1, up to head: Next is the last message returned when more
+// follow, else head.
+func NewPollPage(rows []PolledMessage, limit int, head PollPosition) PollPage {
+	page := PollPage{Next: head, Done: len(rows) <= limit}
+	if !page.Done {
+		rows = rows[:limit]
+		last := rows[len(rows)-1]
+		page.Next = PollPosition{Seq: last.Seq, MsgID: last.Message.ID}
+	}
+	page.Messages = make([]Message, len(rows))
+	for i := range rows {
+		page.Messages[i] = rows[i].Message
+	}
+	return page
+}

@@ -70,39 +70,18 @@ func (s *Store) MessagePoll(ctx context.Context, appID string, p herald.PollPara
 		if err != nil {
 			return err
 		}
-		page = pollPage(rows, p.Limit, head)
+		page = herald.NewPollPage(rows, p.Limit, head)
 		return nil
 	})
 	return page, err
 }
 
-// polled is a message read by a poll, with its seq.
-type polled struct {
-	msg herald.Message
-	seq int64
-}
-
-func scanPolled(sc scanner) (polled, error) {
-	var p polled
+// scanPolled scans a message read by a poll, with its seq.
+func scanPolled(sc scanner) (herald.PolledMessage, error) {
+	var p herald.PolledMessage
 	var err error
-	p.msg, err = scanMessage(sc, &p.seq)
+	p.Message, err = scanMessage(sc, &p.Seq)
 	return p, err
-}
-
-// pollPage makes the page from rows read with a limit of limit+1, up to
-// head: Next is the last message returned when more follow, else head.
-func pollPage(rows []polled, limit int, head herald.PollPosition) herald.PollPage {
-	page := herald.PollPage{Next: head, Done: len(rows) <= limit}
-	if !page.Done {
-		rows = rows[:limit]
-		last := rows[len(rows)-1]
-		page.Next = herald.PollPosition{Seq: last.seq, MsgID: last.msg.ID}
-	}
-	page.Messages = make([]herald.Message, len(rows))
-	for i := range rows {
-		page.Messages[i] = rows[i].msg
-	}
-	return page
 }
 
 // MessagePollSeek implements herald.PollStore: the position before the

@@ -129,7 +129,18 @@ func (w *writer) runPipelined(ctx context.Context, ops []*writeOp) (results []er
 		op.pipe.queue(b)
 	}
 	br := w.s.pool.SendBatch(ctx, b)
-	defer br.Close()
+	// Closing returns the connection to the pool: it must happen once.
+	// A second Close would touch the connection (invalidating its
+	// statement cache after an error) while another goroutine uses it.
+	closed := false
+	closeOnce := func() error {
+		if closed {
+			return nil
+		}
+		closed = true
+		return br.Close()
+	}
+	defer closeOnce()
 	results = make([]error, len(ops))
 	for i, op := range ops {
 		rawErr := op.pipe.readResults(br)
@@ -141,7 +152,7 @@ func (w *writer) runPipelined(ctx context.Context, ops []*writeOp) (results []er
 		if !errors.As(rawErr, &pgErr) {
 			return nil, false, false, fmt.Errorf("write batch: %w", rawErr)
 		}
-		br.Close() // reads up to the Sync, where the server rolls back
+		closeOnce() // reads up to the Sync, where the server rolls back
 		opErr := op.pipe.result(rawErr)
 		if retryTx(opErr) {
 			return nil, false, false, opErr
@@ -149,7 +160,7 @@ func (w *writer) runPipelined(ctx context.Context, ops []*writeOp) (results []er
 		results[i] = opErr
 		return results, false, true, nil
 	}
-	if err := br.Close(); err != nil { // reads the Sync: the commit
+	if err := closeOnce(); err != nil { // reads the Sync: the commit
 		return nil, false, false, fmt.Errorf("commit write batch: %w", err)
 	}
 	w.commits.Add(1)

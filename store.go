@@ -168,6 +168,15 @@ type DeliveryResult struct {
 	NextAttemptAt time.Time
 }
 
+// Requeued returns a copy of r for a delivery that was queued again while
+// its attempt ran: the attempt stands, but the delivery stays pending, so
+// the result neither finishes nor exhausts it.
+func (r *DeliveryResult) Requeued() *DeliveryResult {
+	c := *r
+	c.Status = StatusPending
+	return &c
+}
+
 // DeliveryStore is the delivery queue: rows in the same database as the
 // messages, claimed under a lease and completed in batches.
 type DeliveryStore interface {
@@ -179,10 +188,11 @@ type DeliveryStore interface {
 	DeliveryClaim(ctx context.Context, p ClaimParams) ([]DeliveryJob, error)
 	// DeliveryComplete writes the results of attempts: inserts each
 	// attempt, updates its delivery and its endpoint's EndpointHealth, and
-	// emits the operational events they cause (message.attempt.exhausted
-	// for a result with StatusFail, and those of EndpointHealth.Record),
-	// all in one transaction. A result
-	// for a delivery that no longer exists (endpoint deleted) is skipped.
+	// emits the operational events they cause (EndpointHealth.Apply), all
+	// in one transaction. A result for a delivery that no longer exists
+	// (endpoint deleted) is skipped. A delivery that is no longer sending
+	// (queued again by a resend, recover or replay while the attempt ran)
+	// keeps its new state: the attempt is recorded as if Requeued.
 	DeliveryComplete(ctx context.Context, results []DeliveryResult) error
 	// DeliveryRescue returns sending deliveries whose lease ends before
 	// leaseBefore to pending, due now, and reports how many. A shared store

@@ -14,26 +14,28 @@ const attemptColumns = "id, delivery_id, app_id, msg_id, endpoint_id, url, statu
 	"response, response_duration_ms, trigger_type, created_at"
 
 // completeQuery writes a batch of results in one statement: it updates
-// the deliveries that still exist (columns $1..$4 are parallel arrays, one
-// element per delivery) and inserts the attempts of those (parallel arrays
-// $6..$17). An attempt already stored (the same result written twice, as a
-// retry after a lost commit acknowledgement does) is left as it is.
+// the deliveries that are still sending (columns $1..$4 are parallel
+// arrays, one element per delivery) and inserts the attempts of those that
+// still exist (parallel arrays $6..$17), returning each inserted attempt's
+// ID and whether its delivery was updated (not queued again meanwhile). An
+// attempt already stored (the same result written twice, as a retry after
+// a lost commit acknowledgement does) is left as it is.
 const completeQuery = `WITH r AS (
 		SELECT * FROM unnest($1::text[], $2::smallint[], $3::integer[], $4::timestamptz[])
 			AS r (id, status, attempts, next_attempt_at)),
 	updated AS (
 		UPDATE deliveries d SET status = r.status, attempts = r.attempts,
 			next_attempt_at = coalesce(r.next_attempt_at, d.next_attempt_at), lease_until = NULL, updated_at = $5
-		FROM r WHERE d.id = r.id
+		FROM r WHERE d.id = r.id AND d.status = ` + sqlSending + `
 		RETURNING d.id)
 	INSERT INTO attempts (` + attemptColumns + `)
 	SELECT a.* FROM unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
 			$12::smallint[], $13::integer[], $14::text[], $15::bigint[], $16::smallint[], $17::timestamptz[])
 		AS a (id, delivery_id, app_id, msg_id, endpoint_id, url, status, response_status_code, response,
 			response_duration_ms, trigger_type, created_at)
-	WHERE a.delivery_id IN (SELECT id FROM updated)
+	WHERE EXISTS (SELECT 1 FROM deliveries x WHERE x.id = a.delivery_id)
 	ON CONFLICT (id) DO NOTHING
-	RETURNING id`
+	RETURNING id, delivery_id IN (SELECT id FROM updated)`
 
 // DeliveryComplete implements herald.DeliveryStore: one write operation
 // for the whole batch. One statement writes the deliveries and attempts
@@ -52,21 +54,28 @@ func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryR
 		if err != nil {
 			return err
 		}
-		inserted, err := collect(rows, func(sc scanner) (string, error) {
-			var id string
-			return id, sc.Scan(&id)
+		type insertedRow struct {
+			id      string
+			updated bool // false: the delivery was queued again meanwhile
+		}
+		inserted, err := collect(rows, func(sc scanner) (insertedRow, error) {
+			var r insertedRow
+			return r, sc.Scan(&r.id, &r.updated)
 		})
 		if err != nil {
 			return err
 		}
-		ok := make(map[string]bool, len(inserted))
-		for _, id := range inserted {
-			ok[id] = true
+		updated := make(map[string]bool, len(inserted))
+		for _, r := range inserted {
+			updated[r.id] = r.updated
 		}
 		applied := make([]*herald.DeliveryResult, 0, len(inserted))
 		for i := range results {
-			if ok[results[i].Attempt.ID] {
+			switch done, ok := updated[results[i].Attempt.ID]; {
+			case ok && done:
 				applied = append(applied, &results[i])
+			case ok:
+				applied = append(applied, results[i].Requeued())
 			}
 		}
 		w.notify = requeued

@@ -8,10 +8,10 @@ import (
 	"github.com/herald-webhooks/herald"
 )
 
-// completeQuery writes an attempt's outcome on its delivery and returns
-// the delivery's endpoint (for the due index).
+// completeQuery writes an attempt's outcome on its delivery, if it is
+// still sending, and returns the delivery's endpoint (for the due index).
 const completeQuery = `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,
-	lease_until = 0, updated_at = ? WHERE id = ? RETURNING endpoint_id`
+	lease_until = 0, updated_at = ? WHERE id = ? AND status = 3 RETURNING endpoint_id`
 
 // DeliveryComplete implements herald.DeliveryStore: one write operation
 // for the whole batch.
@@ -27,7 +27,20 @@ func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryR
 			var endpointID string
 			err := w.queryRow(completeQuery, r.Status, r.Attempts, ts(r.NextAttemptAt), now, r.Attempt.DeliveryID).Scan(&endpointID)
 			if err == sql.ErrNoRows {
-				continue // the delivery is gone with its endpoint or message
+				// Gone with its endpoint or message, or queued again
+				// (resend, recover, replay) while the attempt ran.
+				requeued, err := deliveryExists(w, r.Attempt.DeliveryID)
+				if err != nil {
+					return err
+				}
+				if !requeued {
+					continue
+				}
+				if err := insertAttempt(w, &r.Attempt); err != nil {
+					return err
+				}
+				applied = append(applied, r.Requeued())
+				continue
 			}
 			if err != nil {
 				return err
@@ -43,6 +56,16 @@ func (s *Store) DeliveryComplete(ctx context.Context, results []herald.DeliveryR
 		}
 		return recordHealth(w, applied)
 	})
+}
+
+// deliveryExists reports whether the delivery is still in the queue.
+func deliveryExists(w *wtx, id string) (bool, error) {
+	var one int
+	err := w.queryRow("SELECT 1 FROM deliveries WHERE id = ?", id).Scan(&one)
+	if err == sql.ErrNoRows {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func insertAttempt(w *wtx, a *herald.Attempt) error {

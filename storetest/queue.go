@@ -11,6 +11,7 @@ var queueTests = []test{
 	{"DeliveryComplete", testDeliveryComplete},
 	{"DeliveryCompleteSkipsDeleted", testDeliveryCompleteSkipsDeleted},
 	{"DeliveryCompleteAnyResponseBytes", testDeliveryCompleteAnyResponseBytes},
+	{"DeliveryCompleteAfterResend", testDeliveryCompleteAfterResend},
 	{"DeliveryRescue", testDeliveryRescue},
 	{"DeliveryNextDue", testDeliveryNextDue},
 	{"DeliveryResend", testDeliveryResend},
@@ -397,5 +398,31 @@ func testDeliveryCompleteAnyResponseBytes(t *testing.T, f *fixture) {
 	}
 	if _, err := f.s.AttemptGet(f.ctx, a.ID, plain.Attempt.MsgID, plain.Attempt.ID); err != nil {
 		t.Fatalf("the other attempt of the batch: %v", err)
+	}
+}
+
+// testDeliveryCompleteAfterResend checks that a resend made while an
+// attempt ran is not undone when that attempt's result is written: the
+// attempt is recorded and the delivery stays queued.
+func testDeliveryCompleteAfterResend(t *testing.T, f *fixture) {
+	a := f.app()
+	e := f.endpoint(a.ID)
+	m, _ := f.message(a.ID)
+	jobs := f.claimAll(at(1_000))
+	if len(jobs) != 1 {
+		t.Fatalf("claimed %d, want 1", len(jobs))
+	}
+	must(t, f.s.DeliveryResend(f.ctx, a.ID, m.ID, e.ID, at(1_500)), "DeliveryResend")
+	done := result(jobs[0], herald.StatusFail, 500, at(2_000))
+	must(t, f.s.DeliveryComplete(f.ctx, []herald.DeliveryResult{done}), "DeliveryComplete")
+	if _, err := f.s.AttemptGet(f.ctx, a.ID, m.ID, done.Attempt.ID); err != nil {
+		t.Fatalf("the attempt that ran was not recorded: %v", err)
+	}
+	if me := statusOf(t, f, a.ID, m.ID, e.ID); me.Status != herald.StatusPending {
+		t.Fatalf("after the resend, the earlier attempt's result set the delivery to %v, want it still pending", me.Status)
+	}
+	again := f.claimAll(at(3_000))
+	if len(again) != 1 || again[0].Delivery.Trigger != herald.TriggerManual {
+		t.Fatalf("the resent delivery: claimed %d, want it, manual", len(again))
 	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/herald-webhooks/herald"
 )
@@ -186,18 +187,33 @@ func (s *server) deleteApplication(w http.ResponseWriter, r *http.Request) {
 // errReservedUID refuses an application with the operational uid.
 var errReservedUID = herald.Errorf(herald.EInvalid, "The uid '"+herald.OperationalAppUID+"' is reserved for operational webhooks")
 
-// errAppNotFound answers for the operational application outside the
-// operational-webhook API.
+// errAppNotFound answers for the operational application to app-scoped
+// tokens.
 var errAppNotFound = herald.Errorf(herald.ENotFound, "Application not found")
 
+// errOperationalReadOnly answers an admin's change to the operational
+// application through the application API.
+var errOperationalReadOnly = herald.Errorf(herald.EForbidden,
+	"The operational application is managed through /api/v1/operational-webhook; here its messages and attempts can only be read and resent")
+
 // app resolves the {app_id} path value (id or uid). The operational
-// application is not found, except under the operational-webhook API.
+// application is managed under the operational-webhook API; through the
+// application API an admin may only read it and resend its messages, so
+// that the operator can see what was sent to the operational endpoints,
+// and app-scoped tokens never find it.
 func (s *server) app(r *http.Request) (*herald.Application, error) {
 	app, err := s.store.ApplicationGet(r.Context(), r.PathValue("app_id"))
-	if err == nil && app.UID == herald.OperationalAppUID && !operational(r.Context()) {
+	if err != nil || app.UID != herald.OperationalAppUID || operational(r.Context()) {
+		return app, err
+	}
+	if p := principalFrom(r.Context()); p == nil || !p.admin {
 		return nil, errAppNotFound
 	}
-	return app, err
+	reads := r.Method == http.MethodGet || r.Method == http.MethodHead
+	if !reads && !strings.HasSuffix(r.Pattern, "/resend") {
+		return nil, errOperationalReadOnly
+	}
+	return app, nil
 }
 
 // decodeValid decodes the body into v, then runs validate; query problems

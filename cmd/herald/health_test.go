@@ -20,6 +20,9 @@ type opEvent struct {
 	got  received
 }
 
+// msgID is the id of the operational message that carried the event.
+func (e opEvent) msgID() string { return e.got.Header.Get("webhook-id") }
+
 // opEvents decodes what the operational receiver got.
 func opEvents(t *testing.T, rc *receiver) []opEvent {
 	t.Helper()
@@ -187,8 +190,40 @@ func testAutoDisable(t *testing.T, env ...string) {
 			t.Errorf("the operational application is listed: %v", app)
 		}
 	}
-	if r := s.call(t, "GET", "/api/v1/app/"+herald.OperationalAppUID+"/endpoint", nil); r.Status != http.StatusNotFound {
-		t.Errorf("operational application through the application API: %d", r.Status)
+	// Through the application API, an admin can read the operational
+	// messages and their attempts, and change nothing.
+	const opApp = "/api/v1/app/" + herald.OperationalAppUID
+	var opMsgs []map[string]any
+	waitFor(t, 10*time.Second, "the operational messages to be listed", func() bool {
+		opMsgs = items(t, s.must(t, 200, "GET", opApp+"/msg?event_types="+herald.OpEndpointDisabled, nil))
+		return len(opMsgs) > 0
+	})
+	if str(opMsgs[0], "id") != disabled.msgID() {
+		t.Errorf("operational message listed %v, want %s", opMsgs[0], disabled.msgID())
+	}
+	attempts := items(t, s.must(t, 200, "GET", opApp+"/attempt/msg/"+disabled.msgID(), nil))
+	if len(attempts) == 0 || attempts[0]["responseStatusCode"] != float64(200) || str(attempts[0], "endpointId") != opID {
+		t.Errorf("attempts of the operational message: %v", attempts)
+	}
+	for _, c := range []struct{ method, path string }{{"POST", opApp + "/msg"}, {"POST", opApp + "/endpoint"},
+		{"PUT", opApp}, {"DELETE", opApp}, {"DELETE", opApp + "/endpoint/" + opID}} {
+		r := s.call(t, c.method, c.path, map[string]any{"eventType": "x", "payload": map[string]any{}, "url": ops.URL, "name": "x"})
+		if r.Status != http.StatusForbidden || !strings.Contains(string(r.Body), "operational-webhook") {
+			t.Errorf("admin %s %s on the operational application: %d %s, want 403", c.method, c.path, r.Status, r.Body)
+		}
+	}
+	s.must(t, 202, "POST", opApp+"/msg/"+disabled.msgID()+"/endpoint/"+opID+"/resend", nil)
+	waitFor(t, 10*time.Second, "the resent operational message", func() bool {
+		n := 0
+		for _, ev := range opEvents(t, ops) {
+			if ev.msgID() == disabled.msgID() {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if r := s.callAs(t, portal, "GET", opApp+"/msg", nil); r.Status != http.StatusForbidden {
+		t.Errorf("portal token reading the operational application: %d %s", r.Status, r.Body)
 	}
 	if r := s.call(t, "POST", "/api/v1/auth/app-portal-access/"+herald.OperationalAppUID, map[string]any{}); r.Status == http.StatusOK {
 		t.Errorf("portal token for the operational application: %d %s", r.Status, r.Body)

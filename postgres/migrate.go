@@ -17,10 +17,10 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migrationLockKey is the pg_advisory_xact_lock key that serialises
+// MigrationLockKey is the pg_advisory_xact_lock key that serialises
 // migrations: every store opening on the database takes it, whatever its
 // schema, so that nodes starting at once apply each migration exactly once.
-const migrationLockKey int64 = 0x68657261_6c64_0001 // "herald", 1
+const MigrationLockKey int64 = 0x68657261_6c64_0001 // "herald", 1
 
 // migration is one numbered schema change, from migrations/NNNN_name.sql.
 type migration struct {
@@ -72,7 +72,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, logger *slo
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer rollback(tx) // a no-op after Commit
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", MigrationLockKey); err != nil {
 		return fmt.Errorf("migrate: lock: %w", err)
 	}
 	if schema != "" {

@@ -10,11 +10,17 @@ import (
 // token; appScope routes also accept a token scoped to the {app_id}; POSTs
 // honour idempotency keys.
 func (s *server) routes(mux *http.ServeMux) {
+	s.access = map[string]access{}
+	// register adds a route without idempotency keys.
+	register := func(pattern string, level access, h http.HandlerFunc) {
+		s.access[pattern] = level
+		mux.Handle(pattern, s.traced(pattern, s.guard(level, h)))
+	}
 	handle := func(pattern string, level access, h http.HandlerFunc) {
 		if pattern[:4] == "POST" {
 			h = s.idempotent(h)
 		}
-		mux.Handle(pattern, s.traced(pattern, s.guard(level, h)))
+		register(pattern, level, h)
 	}
 
 	handle("GET /api/v1/health", public, s.health)
@@ -22,10 +28,10 @@ func (s *server) routes(mux *http.ServeMux) {
 	handle("GET /api/v1/health/ready", public, s.ready)
 	// Answers holding a new secret are not kept for idempotency keys, so
 	// that no secret is stored in clear.
-	mux.Handle("POST /api/v1/auth/app-portal-access/{app_id}", s.traced("POST /api/v1/auth/app-portal-access/{app_id}", s.guard(adminOnly, s.appPortalAccess)))
+	register("POST /api/v1/auth/app-portal-access/{app_id}", adminOnly, s.appPortalAccess)
 	handle("POST /api/v1/auth/logout", anyToken, s.logout)
 	handle("GET /api/v1/auth/token", adminOnly, s.listAdminTokens)
-	mux.Handle("POST /api/v1/auth/token", s.traced("POST /api/v1/auth/token", s.guard(adminOnly, s.createAdminToken)))
+	register("POST /api/v1/auth/token", adminOnly, s.createAdminToken)
 	handle("DELETE /api/v1/auth/token/{token_id}", adminOnly, s.revokeToken)
 
 	handle("GET /api/v1/app", adminOnly, s.listApplications)

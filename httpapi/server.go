@@ -79,6 +79,7 @@ type server struct {
 	store     herald.Store
 	log       *slog.Logger
 	keys      *keyLocks
+	access    map[string]access // every route's pattern and who may use it
 }
 
 // NewServer returns the API as an http.Handler over store.

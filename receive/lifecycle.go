@@ -113,7 +113,10 @@ func (r *Receiver) runJob(ctx context.Context, q Queue, j Job) {
 		r.cfg.Logger.Error("receive: event failed for good", "event_id", j.ID, "attempt", j.Attempt, "err", err)
 		err = q.Fail(sctx, j.ID, j.Token, err.Error())
 	default:
-		err = q.Retry(sctx, j.ID, j.Token, time.Now().Add(a.backoff(j.Attempt)), err.Error())
+		wait := a.backoff(j.Attempt)
+		if err = q.Retry(sctx, j.ID, j.Token, time.Now().Add(wait), err.Error()); err == nil && wait < a.PollInterval {
+			time.AfterFunc(wait, r.notify) // due before the next poll
+		}
 	}
 	if err != nil {
 		r.cfg.Logger.Error("receive: record outcome failed; the event runs again after its lease", "event_id", j.ID, "err", err)

@@ -33,7 +33,8 @@ type Config struct {
 	// Store deduplicates events by id. Default: a NewMemoryStore with its
 	// defaults (per process, lost on restart). Use a SQLStore to share it
 	// between instances and keep it across restarts. With Async it must
-	// be a Queue (both stores of this package are).
+	// be a Queue (both stores of this package are). An event whose scheme
+	// carries no id (the Verifier returns "") is not deduplicated.
 	Store Store
 	// MaxBody is the largest body accepted, in bytes; larger requests get
 	// 413. Default DefaultMaxBody (1 MiB).

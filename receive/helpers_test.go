@@ -27,19 +27,10 @@ const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 // signedRequest returns a POST to url signed with testSecret now.
 func signedRequest(t *testing.T, url, msgID, body string) *http.Request {
 	t.Helper()
-	key, err := signing.ParseKey(testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, _ := signing.ParseKey(testSecret) // a valid constant
 	now := time.Now()
-	sig, err := key.Sign(msgID, now, []byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sig, _ := key.Sign(msgID, now, []byte(body))
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("webhook-id", msgID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
 	req.Header.Set("webhook-signature", sig)
@@ -54,12 +45,14 @@ type response struct {
 	Header http.Header
 }
 
-// do sends req and returns the answer.
+// do sends req and returns the answer (status 0 after an error, reported
+// with t.Errorf so that do may run in any goroutine).
 func do(t *testing.T, req *http.Request) response {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+		t.Errorf("%s %s: %v", req.Method, req.URL, err)
+		return response{}
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

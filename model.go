@@ -203,7 +203,9 @@ type Attempt struct {
 	// (network error, timeout, blocked destination).
 	ResponseStatusCode int
 	// Response is the start of the response body, or the reason for the
-	// failure when there was no response. "" once expunged.
+	// failure when there was no response, when the response was cut short
+	// (its status code is kept; the attempt failed) or when it redirected.
+	// "" once expunged.
 	Response           string
 	ResponseDurationMs int64
 	Trigger            TriggerType

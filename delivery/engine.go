@@ -21,7 +21,9 @@ type Config struct {
 	// Policy decides when failed deliveries are tried again. Default
 	// herald.DefaultRetryPolicy().
 	Policy herald.RetryPolicy
-	// RequestTimeout bounds each attempt. Default 15s.
+	// RequestTimeout bounds each attempt's whole exchange: connecting,
+	// sending, the response headers and reading the response body.
+	// Default 15s.
 	RequestTimeout time.Duration
 	// Concurrency is the most deliveries claimed and not yet finished in
 	// this process. Default 2048.
@@ -57,7 +59,8 @@ type Config struct {
 	UserAgent string
 	// HTTPClient makes the attempts. Default: an egress client (SSRF guard
 	// on, no redirects) with RequestTimeout, keeping up to Concurrency idle
-	// connections per host.
+	// connections per host. A client whose Timeout is unset or longer than
+	// RequestTimeout gets a deadline of RequestTimeout on each attempt.
 	HTTPClient *http.Client
 	// Node names this process in claims on a store that several processes
 	// share (herald.ClaimParams.Node). Default: NodeName().
@@ -130,6 +133,9 @@ type Engine struct {
 	idle     idleSet       // endpoints to release, on a shared store
 	wake     chan struct{} // wakes the producer when a delivery finishes
 	inFlight atomic.Int64  // deliveries claimed and not finished
+	// ownDeadline: the HTTP client does not bound an exchange by
+	// RequestTimeout, so each attempt gets a deadline of its own.
+	ownDeadline bool
 
 	mu        sync.Mutex
 	started   bool
@@ -152,6 +158,8 @@ func New(cfg Config, store herald.DeliveryStore) *Engine {
 		limits: newLimits(cfg.PerEndpoint, cfg.Concurrency),
 		shared: store.DeliveryShared(),
 		wake:   make(chan struct{}, 1),
+
+		ownDeadline: cfg.HTTPClient.Timeout <= 0 || cfg.HTTPClient.Timeout > cfg.RequestTimeout,
 	}
 }
 

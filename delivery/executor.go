@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -114,11 +115,20 @@ type outcome struct {
 	reason     string        // why there was no response
 	retryAfter time.Duration // asked for by the receiver
 	final      bool          // do not retry
+	broken     bool          // the response was cut short: not a success
 	aborted    bool          // cancelled by shutdown: record nothing
 }
 
-// post signs and sends the message to the endpoint.
+// post signs and sends the message to the endpoint. The whole exchange
+// (connecting, the request, the response headers and the body read) ends
+// within RequestTimeout: the HTTP client's timeout bounds it, or, for a
+// client without one as short, a deadline of the attempt's own.
 func (e *Engine) post(ctx context.Context, job *herald.DeliveryJob, now time.Time) outcome {
+	if e.ownDeadline {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, e.cfg.RequestTimeout)
+		defer cancel()
+	}
 	req, err := e.request(ctx, job, now)
 	if err != nil {
 		return outcome{reason: err.Error()}
@@ -128,11 +138,23 @@ func (e *Engine) post(ctx context.Context, job *herald.DeliveryJob, now time.Tim
 		if e.sendCtx.Err() != nil {
 			return outcome{aborted: true}
 		}
-		return outcome{reason: e.describe(err)}
+		return outcome{reason: e.describe(err, false)}
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxReadBytes))
+	// Only the first maxReadBytes are read: closing the body then drops
+	// the connection, so a receiver's endless body costs no more.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReadBytes))
+	if err != nil && e.sendCtx.Err() != nil {
+		return outcome{aborted: true}
+	}
 	out := outcome{code: resp.StatusCode, body: truncateUTF8(body, e.cfg.MaxResponseBytes)}
+	switch {
+	case err != nil: // a response cut short is no answer the receiver finished
+		out.broken = true
+		out.body = fmt.Sprintf("%s (status %d, %d bytes of the body read)", e.describe(err, true), resp.StatusCode, len(body))
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		out.body = fmt.Sprintf("redirect not followed (%d to %s)", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		out.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), e.cfg.Now())
 	}
@@ -182,7 +204,7 @@ func (e *Engine) request(ctx context.Context, job *herald.DeliveryJob, now time.
 func (e *Engine) result(job *herald.DeliveryJob, start time.Time, out outcome) herald.DeliveryResult {
 	end := e.cfg.Now()
 	d := job.Delivery
-	success := out.code >= 200 && out.code < 300
+	success := out.code >= 200 && out.code < 300 && !out.broken
 	a := herald.Attempt{
 		ID:                 herald.NewID(herald.PrefixAttempt, end),
 		DeliveryID:         d.ID,
@@ -198,7 +220,9 @@ func (e *Engine) result(job *herald.DeliveryJob, start time.Time, out outcome) h
 		CreatedAt:          end,
 	}
 	if out.code == 0 {
-		a.Response = out.reason
+		a.Response = truncateUTF8([]byte(out.reason), e.cfg.MaxResponseBytes)
+	} else if out.broken || (out.code >= 300 && out.code < 400) {
+		a.Response = truncateUTF8([]byte(out.body), e.cfg.MaxResponseBytes)
 	}
 	res := herald.DeliveryResult{Attempt: a, Attempts: d.Attempts + 1}
 	switch next, retry := e.cfg.Policy.Next(end, d.Attempts+1, out.retryAfter); {
@@ -214,22 +238,56 @@ func (e *Engine) result(job *herald.DeliveryJob, start time.Time, out outcome) h
 	return res
 }
 
-// describe says why a request got no response, briefly and without
+// describe says why a request got no response (reading false) or why its
+// response body could not be read (reading true), briefly and without
 // internal detail a receiver's owner could not act on.
-func (e *Engine) describe(err error) string {
+func (e *Engine) describe(err error, reading bool) string {
 	var blocked *egress.BlockedError
-	var netErr net.Error
+	msg := err.Error()
 	switch {
 	case errors.As(err, &blocked):
 		return blocked.Error()
-	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
-		return fmt.Sprintf("timeout: no response within %s", e.cfg.RequestTimeout)
+	case isTimeout(err):
+		return e.describeTimeout(err, reading)
+	case errors.Is(err, syscall.ECONNRESET):
+		if reading {
+			return "connection reset by the receiver while sending the response body"
+		}
+		return "connection reset by the receiver"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case strings.Contains(msg, "malformed "):
+		return "invalid HTTP response: " + msg[strings.Index(msg, "malformed "):]
+	case strings.Contains(msg, "response headers exceeded"):
+		return "invalid HTTP response: headers too large"
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		if reading {
+			return "connection closed by the receiver before the end of the response body"
+		}
+		return "connection closed by the receiver without a response"
 	}
-	msg := err.Error()
 	if i := strings.LastIndex(msg, ": "); i >= 0 && strings.HasPrefix(msg, "Post ") {
 		msg = msg[i+2:] // drop the `Post "url": ` prefix the client adds
 	}
 	return msg
+}
+
+// describeTimeout names the part of the exchange the request timeout ended.
+func (e *Engine) describeTimeout(err error, reading bool) string {
+	var opErr *net.OpError
+	switch {
+	case reading:
+		return fmt.Sprintf("response body read timed out after %s", e.cfg.RequestTimeout)
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return fmt.Sprintf("timeout after %s connecting", e.cfg.RequestTimeout)
+	}
+	return fmt.Sprintf("timeout after %s waiting for the response headers", e.cfg.RequestTimeout)
+}
+
+// isTimeout reports whether err is a deadline's.
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 }
 
 func (e *Engine) logAttempt(job *herald.DeliveryJob, res herald.DeliveryResult) {

@@ -20,6 +20,10 @@ func TestParseRetryAfter(t *testing.T) {
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
 		{"99999999999", 7 * 24 * time.Hour},
+		{" 30 ", 30 * time.Second},
+		{"1.5", 0},
+		{"99999999999999999999999", 0}, // not a number Go can hold: ignored
+		{now.Add(2 * time.Hour).Format(time.RFC850), 2 * time.Hour},
 	} {
 		if got := parseRetryAfter(tc.in, now); got != tc.want {
 			t.Errorf("parseRetryAfter(%q) = %v, want %v", tc.in, got, tc.want)

@@ -1,6 +1,8 @@
 package delivery_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/netip"
 	"runtime"
@@ -98,22 +100,7 @@ func TestHostileReceivers(t *testing.T) {
 		i := byEndpoint[a.EndpointID]
 		tc := cases[i]
 		t.Run(tc.name, func(t *testing.T) {
-			t.Logf("%s: status code %d, %d ms, response %.120q", tc.name, a.ResponseStatusCode, a.ResponseDurationMs, a.Response)
-			if !slices.Contains(tc.code, a.ResponseStatusCode) {
-				t.Errorf("responseStatusCode %d, want one of %v", a.ResponseStatusCode, tc.code)
-			}
-			if got := a.Status == herald.StatusSuccess; got != tc.success {
-				t.Errorf("attempt status %v, want success %v", a.Status, tc.success)
-			}
-			if !strings.Contains(a.Response, tc.reason) {
-				t.Errorf("response %q does not say %q", a.Response, tc.reason)
-			}
-			if !utf8.ValidString(a.Response) || strings.ContainsRune(a.Response, 0) || len(a.Response) > 4096 {
-				t.Errorf("response is not text every store keeps (%d bytes)", len(a.Response))
-			}
-			if d := time.Duration(a.ResponseDurationMs) * time.Millisecond; d > hostileTimeout+attemptSlack {
-				t.Errorf("attempt took %v, request timeout %v", d, hostileTimeout)
-			}
+			checkHostileAttempt(t, tc, a)
 			want := herald.StatusPending // tried again on the schedule
 			if tc.success {
 				want = herald.StatusSuccess
@@ -132,6 +119,85 @@ func TestHostileReceivers(t *testing.T) {
 	}
 	client.CloseIdleConnections()
 	waitFor(t, 5*time.Second, "goroutines back to their number before", func() bool { return runtime.NumGoroutine() <= baseline+2 })
+}
+
+// checkHostileAttempt checks an attempt against a hostile receiver: its
+// status code, outcome and reason, its text fit for every store, and its
+// duration within the request timeout.
+func checkHostileAttempt(t *testing.T, tc hostileCase, a herald.Attempt) {
+	t.Helper()
+	t.Logf("%s: status code %d, %d ms, response %.120q", tc.name, a.ResponseStatusCode, a.ResponseDurationMs, a.Response)
+	if !slices.Contains(tc.code, a.ResponseStatusCode) {
+		t.Errorf("responseStatusCode %d, want one of %v", a.ResponseStatusCode, tc.code)
+	}
+	if got := a.Status == herald.StatusSuccess; got != tc.success {
+		t.Errorf("attempt status %v, want success %v", a.Status, tc.success)
+	}
+	if !strings.Contains(a.Response, tc.reason) {
+		t.Errorf("response %q does not say %q", a.Response, tc.reason)
+	}
+	if !utf8.ValidString(a.Response) || strings.ContainsRune(a.Response, 0) || len(a.Response) > 4096 {
+		t.Errorf("response is not text every store keeps (%d bytes)", len(a.Response))
+	}
+	if d := time.Duration(a.ResponseDurationMs) * time.Millisecond; d > hostileTimeout+attemptSlack {
+		t.Errorf("attempt took %v, request timeout %v", d, hostileTimeout)
+	}
+}
+
+// TestHostileReceiversOnPostgres records an attempt against each hostile
+// receiver in PostgreSQL, whose text columns refuse what SQLite lets by
+// (NUL bytes, invalid UTF-8 in a reason).
+func TestHostileReceiversOnPostgres(t *testing.T) {
+	st := openShared(t)
+	ctx := context.Background()
+	now := time.Now()
+	app := &herald.Application{ID: herald.NewID(herald.PrefixApplication, now), Name: "hostile", CreatedAt: now, UpdatedAt: now}
+	if err := st.ApplicationCreate(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	cases := hostileCases("http://127.0.0.1:1/hook")
+	byEndpoint := map[string]hostileCase{}
+	for _, tc := range cases {
+		ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, time.Now()), AppID: app.ID, URL: hostile.Start(t, tc.cfg).URL,
+			Secrets: []herald.EndpointSecret{{Key: signing.NewSecret()}}, CreatedAt: now, UpdatedAt: now}
+		if err := st.EndpointCreate(ctx, ep); err != nil {
+			t.Fatal(err)
+		}
+		byEndpoint[ep.ID] = tc
+	}
+	eng := delivery.New(delivery.Config{
+		RequestTimeout: hostileTimeout,
+		PollInterval:   100 * time.Millisecond,
+		Policy:         herald.RetryPolicy{Schedule: []time.Duration{time.Hour}},
+		HTTPClient:     egress.NewClient(egress.Config{Timeout: hostileTimeout, AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}),
+	}, st)
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		eng.Stop(stopCtx)
+	}()
+	m := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: "a.b",
+		Payload: json.RawMessage(`{}`), PayloadRetentionDays: 90, CreatedAt: now}
+	if _, err := st.MessageCreate(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	var attempts []herald.Attempt
+	waitFor(t, hostileTimeout+10*time.Second, "an attempt per receiver", func() bool {
+		p, err := st.AttemptList(ctx, app.ID, herald.AttemptFilter{MsgID: m.ID}, herald.ListParams{Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attempts = p.Items
+		return len(attempts) == len(cases)
+	})
+	for _, a := range attempts {
+		tc := byEndpoint[a.EndpointID]
+		t.Run(tc.name, func(t *testing.T) { checkHostileAttempt(t, tc, a) })
+	}
+	waitFor(t, 5*time.Second, "no delivery in flight", func() bool { return eng.InFlight() == 0 })
 }
 
 // TestRetryAfterDelaysTheNextAttempt: a 429 with Retry-After is tried

@@ -295,8 +295,8 @@ func (e *Engine) logAttempt(job *herald.DeliveryJob, res herald.DeliveryResult) 
 	attrs := []any{"app_id", job.Delivery.AppID, "endpoint_id", job.Delivery.EndpointID, "msg_id", job.Delivery.MsgID,
 		"attempt", res.Attempts, "status_code", res.Attempt.ResponseStatusCode,
 		"duration_ms", res.Attempt.ResponseDurationMs, "next", res.Status.String()}
-	if res.Attempt.ResponseStatusCode == 0 {
-		attrs = append(attrs, "err", res.Attempt.Response) // why no response came
+	if code := res.Attempt.ResponseStatusCode; code == 0 || (code < 400 && res.Attempt.Status != herald.StatusSuccess) {
+		attrs = append(attrs, "err", res.Attempt.Response) // why: no response, cut short, redirect
 	}
 	e.log.Log(context.Background(), level, "delivery attempt", attrs...)
 }

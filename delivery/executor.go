@@ -175,10 +175,6 @@ func (e *Engine) request(ctx context.Context, job *herald.DeliveryJob, now time.
 		}
 		keys = append(keys, k)
 	}
-	sig, err := signing.SignatureHeader(keys, job.Message.ID, now, payload)
-	if err != nil {
-		return nil, fmt.Errorf("sign: %v", err)
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, job.Endpoint.URL, bytes.NewReader(payload))
 	if err != nil {
 		return nil, fmt.Errorf("invalid endpoint URL: %v", err)
@@ -194,9 +190,9 @@ func (e *Engine) request(ctx context.Context, job *herald.DeliveryJob, now time.
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", e.cfg.UserAgent)
-	req.Header.Set(signing.HeaderID, job.Message.ID)
-	req.Header.Set(signing.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set(signing.HeaderSignature, sig)
+	if err := signing.SetHeaders(req.Header, keys, job.Message.ID, now, payload); err != nil {
+		return nil, fmt.Errorf("sign: %v", err)
+	}
 	return req, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -32,16 +31,6 @@ const (
 	HeaderSvixID        = "svix-id"
 	HeaderSvixTimestamp = "svix-timestamp"
 	HeaderSvixSignature = "svix-signature"
-)
-
-// Errors returned by Verify and the key parsers.
-var (
-	ErrInvalidSecret     = errors.New("signing: invalid secret")
-	ErrMissingHeader     = errors.New("signing: missing header")
-	ErrInvalidTimestamp  = errors.New("signing: invalid timestamp")
-	ErrTimestampTooOld   = errors.New("signing: timestamp too old")
-	ErrTimestampTooNew   = errors.New("signing: timestamp too new")
-	ErrNoMatchingSigning = errors.New("signing: no matching signature")
 )
 
 // Key is a parsed signing secret.
@@ -161,50 +150,6 @@ func NewKeyPair() (secretKey, publicKey string) {
 	}
 	return PrefixSecretKey + base64.StdEncoding.EncodeToString(priv),
 		PrefixPublicKey + base64.StdEncoding.EncodeToString(pub)
-}
-
-// Verify checks a webhook's id, timestamp and signature header values
-// against body with key, accepting the timestamp within tolerance of now
-// either way. It succeeds when any listed signature of the key's version
-// matches.
-func Verify(key Key, msgID, timestamp, signatures string, body []byte, now time.Time, tolerance time.Duration) error {
-	if msgID == "" || timestamp == "" || signatures == "" {
-		return ErrMissingHeader
-	}
-	ts, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil {
-		return ErrInvalidTimestamp
-	}
-	if d := now.Unix() - ts; d > int64(tolerance/time.Second) {
-		return ErrTimestampTooOld
-	} else if -d > int64(tolerance/time.Second) {
-		return ErrTimestampTooNew
-	}
-	content := signedContent(msgID, ts, body)
-	for _, sig := range strings.Fields(signatures) {
-		version, encoded, ok := strings.Cut(sig, ",")
-		if !ok {
-			continue
-		}
-		raw, err := base64.StdEncoding.DecodeString(encoded)
-		if err != nil || len(raw) == 0 {
-			continue
-		}
-		if key.matches(version, raw, content) {
-			return nil
-		}
-	}
-	return ErrNoMatchingSigning
-}
-
-func (k Key) matches(version string, sig, content []byte) bool {
-	switch {
-	case version == VersionHMAC && k.hmac != nil:
-		return hmac.Equal(sig, hmacSum(k.hmac, content))
-	case version == VersionEd25519 && k.public != nil:
-		return ed25519.Verify(k.public, content, sig)
-	}
-	return false
 }
 
 func signedContent(msgID string, ts int64, body []byte) []byte {

@@ -7,19 +7,16 @@ import (
 	"time"
 )
 
-// ErrMalformedHeader is returned when a signature header is present but
-// cannot be parsed.
-var ErrMalformedHeader = errors.New("signing: malformed header")
-
 // Verifier checks the signature a webhook request carries against its raw
 // body. Every scheme (Standard Webhooks, Stripe, GitHub, generic HMAC)
 // implements it, so a receiver's middleware works with any of them.
 type Verifier interface {
 	// Verify checks the signature headers in header against body, byte for
 	// byte as received, and returns the event id the sender deduplicates
-	// on ("" when the scheme carries none). A failure wraps one of
-	// ErrMissingHeader, ErrMalformedHeader, ErrInvalidTimestamp,
-	// ErrTimestampTooOld, ErrTimestampTooNew or ErrNoMatchingSigning.
+	// on ("" when the scheme carries none). A failure is a *VerifyError
+	// wrapping one of ErrMissingHeader, ErrMalformedHeader,
+	// ErrInvalidTimestamp, ErrTimestampTooOld, ErrTimestampTooNew or
+	// ErrNoMatchingSignature.
 	Verify(header http.Header, body []byte) (eventID string, err error)
 }
 
@@ -52,13 +49,21 @@ func NewStandardVerifier(secrets ...string) (*StandardVerifier, error) {
 	return &StandardVerifier{keys: keys}, nil
 }
 
-// Verify implements Verifier. The event id is the webhook-id header.
+// Verify implements Verifier. The event id is the webhook-id header. The
+// webhook-* headers are used when all three are present; otherwise the
+// svix-* ones.
 func (v *StandardVerifier) Verify(header http.Header, body []byte) (string, error) {
-	id := firstHeader(header, HeaderID, HeaderSvixID)
-	ts := firstHeader(header, HeaderTimestamp, HeaderSvixTimestamp)
-	sigs := firstHeader(header, HeaderSignature, HeaderSvixSignature)
-	if id == "" || ts == "" || sigs == "" {
-		return "", ErrMissingHeader
+	names := [3]string{HeaderID, HeaderTimestamp, HeaderSignature}
+	if header.Get(HeaderID) == "" || header.Get(HeaderTimestamp) == "" || header.Get(HeaderSignature) == "" {
+		if header.Get(HeaderSvixID) != "" || header.Get(HeaderSvixTimestamp) != "" || header.Get(HeaderSvixSignature) != "" {
+			names = [3]string{HeaderSvixID, HeaderSvixTimestamp, HeaderSvixSignature}
+		}
+	}
+	var values [3]string
+	for i, n := range names {
+		if values[i] = header.Get(n); values[i] == "" {
+			return "", verifyError(n, ErrMissingHeader)
+		}
 	}
 	now, tolerance := time.Now(), v.Tolerance
 	if v.Now != nil {
@@ -67,24 +72,13 @@ func (v *StandardVerifier) Verify(header http.Header, body []byte) (string, erro
 	if tolerance <= 0 {
 		tolerance = DefaultTolerance
 	}
-	var err error
-	for _, k := range v.keys {
-		if err = Verify(k, id, ts, sigs, body, now, tolerance); err == nil {
-			return id, nil
-		}
-		if !errors.Is(err, ErrNoMatchingSigning) {
-			return "", err
-		}
+	err := verifyStandard(v.keys, values[0], values[1], values[2], body, now, tolerance)
+	switch {
+	case err == nil:
+		return values[0], nil
+	case errors.Is(err, ErrMalformedHeader), errors.Is(err, ErrNoMatchingSignature):
+		return "", verifyError(names[2], err)
+	default:
+		return "", verifyError(names[1], err)
 	}
-	return "", err
-}
-
-// firstHeader returns the first of names that header has a value for.
-func firstHeader(header http.Header, names ...string) string {
-	for _, n := range names {
-		if v := header.Get(n); v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -116,13 +116,14 @@ func (k Key) matchesAny(sigs []standardSig, content []byte) bool {
 }
 
 // checkWindow reports whether ts (Unix seconds) is within tolerance of now,
-// either way, without overflowing for extreme ts.
+// either way. The distance is computed in uint64, which holds the
+// difference of any two int64s, so extreme values cannot overflow.
 func checkWindow(ts int64, now time.Time, tolerance time.Duration) error {
-	tol, n := int64(tolerance/time.Second), now.Unix()
+	tol, n := uint64(tolerance/time.Second), now.Unix()
 	switch {
-	case ts < n-tol:
+	case ts < n && uint64(n)-uint64(ts) > tol:
 		return ErrTimestampTooOld
-	case ts > n+tol:
+	case ts > n && uint64(ts)-uint64(n) > tol:
 		return ErrTimestampTooNew
 	}
 	return nil

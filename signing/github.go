@@ -21,7 +21,9 @@ func GitHubScheme() HMACScheme {
 
 // NewGitHubVerifier returns a verifier of GitHub webhooks for one or more
 // secrets. Verify returns the X-GitHub-Delivery header as the event id (""
-// if absent; the signature does not cover it).
+// if absent). GitHub signs neither that id nor a time, so a captured
+// request can be replayed with another id; deduplicating on the id only
+// absorbs GitHub's own redeliveries.
 func NewGitHubVerifier(secrets ...string) (*HMACVerifier, error) {
 	return NewHMACVerifier(GitHubScheme(), secrets...)
 }

@@ -50,8 +50,8 @@ func NewStandardVerifier(secrets ...string) (*StandardVerifier, error) {
 }
 
 // Verify implements Verifier. The event id is the webhook-id header. The
-// webhook-* headers are used when all three are present; otherwise the
-// svix-* ones.
+// webhook-* headers are used when all three are present, otherwise the
+// svix-* ones if any is (the two sets are not mixed).
 func (v *StandardVerifier) Verify(header http.Header, body []byte) (string, error) {
 	names := [3]string{HeaderID, HeaderTimestamp, HeaderSignature}
 	if header.Get(HeaderID) == "" || header.Get(HeaderTimestamp) == "" || header.Get(HeaderSignature) == "" {

@@ -8,12 +8,22 @@ import (
 
 // BlockedError reports a destination refused by the SSRF policy.
 type BlockedError struct {
+	// Host is the name the address came from ("" for an address literal).
+	Host string
+	// Addr is the refused address; invalid when the host itself was
+	// refused (a numeric spelling that is not a canonical IP address).
 	Addr   netip.Addr
 	Reason string
 }
 
-// Error implements error, naming the address and the rule.
+// Error implements error, naming the host, the address and the rule.
 func (e *BlockedError) Error() string {
+	switch {
+	case !e.Addr.IsValid():
+		return fmt.Sprintf("destination %s is blocked: %s", e.Host, e.Reason)
+	case e.Host != "" && e.Host != e.Addr.String():
+		return fmt.Sprintf("destination %s (%s) is blocked: %s", e.Host, e.Addr, e.Reason)
+	}
 	return fmt.Sprintf("destination %s is blocked: %s", e.Addr, e.Reason)
 }
 
@@ -23,18 +33,22 @@ type blockedRange struct {
 	reason string
 }
 
-// blockedRanges lists every network deliveries may not reach by default.
-// IPv6 forms that embed an IPv4 address (mapped, NAT64, 6to4) are checked
-// by the embedded address in CheckAddr.
+// blockedRanges lists every network deliveries may not reach by default,
+// from the IANA IPv4 and IPv6 Special-Purpose Address Registries (the
+// entries that are not globally reachable) plus cloud platform addresses
+// outside them. The first match names the reason, so a range nested in
+// another comes before it. IPv6 forms that embed an IPv4 address (mapped,
+// NAT64, 6to4) are judged by the embedded address in CheckAddr.
 var blockedRanges = func() []blockedRange {
 	table := []struct{ cidr, reason string }{
 		{"0.0.0.0/8", "unspecified address"},
 		{"10.0.0.0/8", "private address (RFC 1918)"},
-		{"100.64.0.0/10", "shared address space (CGNAT)"},
+		{"100.64.0.0/10", "shared address space (CGNAT, Alibaba Cloud metadata)"},
 		{"127.0.0.0/8", "loopback address"},
+		{"168.63.129.16/32", "cloud platform address (Azure WireServer)"},
 		{"169.254.0.0/16", "link-local address (cloud metadata)"},
 		{"172.16.0.0/12", "private address (RFC 1918)"},
-		{"192.0.0.0/24", "IETF protocol assignment"},
+		{"192.0.0.0/24", "IETF protocol assignment (Oracle Cloud metadata)"},
 		{"192.0.2.0/24", "documentation address"},
 		{"192.88.99.0/24", "6to4 relay anycast"},
 		{"192.168.0.0/16", "private address (RFC 1918)"},
@@ -42,13 +56,20 @@ var blockedRanges = func() []blockedRange {
 		{"198.51.100.0/24", "documentation address"},
 		{"203.0.113.0/24", "documentation address"},
 		{"224.0.0.0/4", "multicast address"},
+		{"255.255.255.255/32", "broadcast address"},
 		{"240.0.0.0/4", "reserved address"},
 		{"::/128", "unspecified address"},
 		{"::1/128", "loopback address"},
+		{"::/96", "IPv4-compatible address (deprecated)"},
+		{"::ffff:0:0:0/96", "IPv4-translated address"},
+		{"64:ff9b:1::/48", "local-use NAT64 address"},
 		{"100::/64", "discard-only address"},
 		{"2001::/32", "Teredo address"},
+		{"2001::/23", "IETF protocol assignment"},
 		{"2001:db8::/32", "documentation address"},
-		{"fc00::/7", "unique local address"},
+		{"3fff::/20", "documentation address"},
+		{"5f00::/16", "segment routing (SRv6) address"},
+		{"fc00::/7", "unique local address (cloud metadata)"},
 		{"fe80::/10", "link-local address"},
 		{"fec0::/10", "site-local address"},
 		{"ff00::/8", "multicast address"},
@@ -87,9 +108,6 @@ func CheckAddr(a netip.Addr, allowed []netip.Prefix) error {
 		if a.Is4In6() {
 			return nil
 		}
-	}
-	if a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return &BlockedError{Addr: a, Reason: "broadcast address"}
 	}
 	for _, r := range blockedRanges {
 		if r.prefix.Contains(a) {

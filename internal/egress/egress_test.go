@@ -3,12 +3,17 @@ package egress
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/herald-webhooks/herald/internal/testutil/dnsserver"
 )
 
 func TestCheckAddr(t *testing.T) {
@@ -111,35 +116,95 @@ func TestClientBlocksAtConnect(t *testing.T) {
 	resp.Body.Close()
 }
 
+// TestClientDoesNotFollowRedirects: every redirect status, to an allowed
+// receiver or to a blocked address, comes back as the response itself; no
+// redirect target is contacted.
 func TestClientDoesNotFollowRedirects(t *testing.T) {
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t.Error("redirect was followed")
-	}))
-	defer target.Close()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, target.URL, http.StatusFound)
-	}))
-	defer srv.Close()
-	c := NewClient(Config{AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-	req, _ := http.NewRequestWithContext(context.Background(), "POST", srv.URL, nil)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	public, private := receiverPair(t)
+	targets := []string{public.URL + "/moved", private.URL + "/moved", "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/latest/"}
+	c := NewClient(Config{AllowedCIDRs: onlyPublic, Timeout: 5 * time.Second})
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		for _, target := range targets {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, target, code)
+			}))
+			req, _ := http.NewRequestWithContext(context.Background(), "POST", srv.URL, strings.NewReader("{}"))
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatalf("%d to %s: %v", code, target, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != code || resp.Header.Get("Location") != target {
+				t.Errorf("%d to %s: got %d (Location %q), want the redirect itself", code, target, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			srv.Close()
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Errorf("status %d, want the 302 itself", resp.StatusCode)
+	if public.hits.Load() != 0 || private.hits.Load() != 0 {
+		t.Errorf("a redirect was followed: public %d, private %d hits", public.hits.Load(), private.hits.Load())
 	}
 }
 
+// proxyEnv lists every variable Go's ProxyFromEnvironment (and curl) read.
+var proxyEnv = []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"}
+
+// TestClientIgnoresProxyEnvironment: with every proxy variable pointing at
+// a recording proxy (a CONNECT proxy included), http and https requests go
+// straight to the receiver, and a blocked destination cannot be reached by
+// way of the proxy: the proxy is never asked.
 func TestClientIgnoresProxyEnvironment(t *testing.T) {
-	t.Setenv("HTTP_PROXY", "http://127.0.0.1:1")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	defer srv.Close()
-	c := NewClient(Config{AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: 2 * time.Second})
-	resp, err := c.Get(srv.URL)
-	if err != nil {
-		t.Fatalf("request went through the proxy setting: %v", err)
+	var proxied atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied.Add(1) // a CONNECT or an absolute-URL request: either way, refuse
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer proxy.Close()
+	for _, v := range proxyEnv {
+		t.Setenv(v, proxy.URL)
 	}
-	resp.Body.Close()
+	t.Setenv("NO_PROXY", "")
+	t.Setenv("no_proxy", "")
+
+	var hits atomic.Int64
+	count := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
+	plain := httptest.NewServer(count)
+	defer plain.Close()
+	tlsSrv := httptest.NewTLSServer(count)
+	defer tlsSrv.Close()
+	blockedTLS := httptest.NewUnstartedServer(count)
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blockedTLS.Listener.Close()
+	blockedTLS.Listener = l
+	blockedTLS.StartTLS()
+	defer blockedTLS.Close()
+
+	// Go never proxies loopback addresses or "localhost", so the
+	// receivers are reached by names (example.com is in httptest's
+	// certificate) that the test DNS server resolves to loopback.
+	dns := dnsserver.Start(t, func(name string, _ uint16) ([]netip.Addr, bool) {
+		switch name {
+		case "example.com.":
+			return addrs("127.0.0.1"), true
+		case "private.test.":
+			return addrs("127.0.0.2"), true
+		}
+		return nil, false
+	})
+	c := NewClient(Config{AllowedCIDRs: onlyPublic, Resolver: dns.Resolver(), Timeout: 5 * time.Second})
+	tr := c.Transport.(*http.Transport)
+	tr.TLSClientConfig = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	port := func(s *httptest.Server) int { return s.Listener.Addr().(*net.TCPAddr).Port }
+	for _, url := range []string{fmt.Sprintf("http://example.com:%d/", port(plain)), fmt.Sprintf("https://example.com:%d/", port(tlsSrv))} {
+		if _, err := get(c, url); err != nil {
+			t.Errorf("GET %s with proxy variables set: %v", url, err)
+		}
+	}
+	_, err = get(c, fmt.Sprintf("https://private.test:%d/", port(blockedTLS)))
+	wantBlockedErr(t, "https to a blocked address with HTTPS_PROXY set", err, "127.0.0.2")
+	if hits.Load() != 2 || proxied.Load() != 0 {
+		t.Errorf("receivers hit %d times (want 2), proxy asked %d times (want 0)", hits.Load(), proxied.Load())
+	}
 }

@@ -25,7 +25,8 @@ const (
 
 // Answer returns the addresses of name (lower case, fully qualified:
 // "rebind.test.") for a question of qtype; ok false answers NXDOMAIN.
-// Addresses of the other family are left out of the answer.
+// Addresses of the other family are left out of the answer (an IPv4-mapped
+// IPv6 address is IPv6: it answers AAAA questions).
 type Answer func(name string, qtype uint16) (addrs []netip.Addr, ok bool)
 
 // Server is a running test DNS server.
@@ -98,11 +99,11 @@ func (s *Server) respond(q []byte) ([]byte, error) {
 	addrs, ok := s.answer(name, qtype)
 	var answers [][]byte
 	for _, a := range addrs {
-		if (qtype == TypeA && a.Is4()) || (qtype == TypeAAAA && a.Is6() && !a.Is4In6()) {
+		if (qtype == TypeA && a.Is4()) || (qtype == TypeAAAA && a.Is6()) {
 			answers = append(answers, a.AsSlice())
 		}
 	}
-	flags := uint16(0x8000 | 0x0400 | 0x0080) // response, authoritative, recursion available
+	flags := uint16(0x8000 | 0x0400 | 0x0080)         // response, authoritative, recursion available
 	flags |= binary.BigEndian.Uint16(q[2:4]) & 0x7900 // opcode and recursion desired, as asked
 	if !ok {
 		flags |= 3 // NXDOMAIN

@@ -2,11 +2,11 @@ package httpapi
 
 import (
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/herald-webhooks/herald"
+	"github.com/herald-webhooks/herald/internal/egress"
 	"github.com/herald-webhooks/herald/signing"
 )
 
@@ -41,8 +41,8 @@ func validSecret(s string) bool {
 
 func (in *endpointIn) validate(p *problems, patch bool) {
 	if u, ok := in.URL.value(); ok {
-		if !validURL(u) {
-			p.add("url must be an absolute http or https URL", "body", "url")
+		if err := egress.CheckURL(u); err != nil {
+			p.add("url "+err.Error(), "body", "url")
 		}
 	} else if !patch || in.URL.Null {
 		p.add("url is required", "body", "url")
@@ -60,11 +60,6 @@ func (in *endpointIn) validate(p *problems, patch bool) {
 		p.add("uid must be 1 to 256 of a-z A-Z 0-9 - _ .", "body", "uid")
 	}
 	validateThrottle(p, in.ThrottleRate, []string{"body", "throttleRate"})
-}
-
-func validURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && len(s) <= 2048
 }
 
 // validateNames checks a list of names: at least one, unique, each valid,

@@ -72,11 +72,11 @@ func checkIPv6Literal(host string) error {
 // single trailing dot (a fully qualified name) is allowed.
 func checkHost(host string) error {
 	if strings.Contains(host, ":") {
-		return errors.New("must write an IPv6 address in brackets")
+		return errors.New("must put an IPv6 address in brackets")
 	}
 	if numericHost(host) {
 		if a, err := netip.ParseAddr(host); err != nil || !a.Is4() || a.String() != host {
-			return errors.New("must write an IP address as four decimal numbers (" + quoted(host) +
+			return errors.New("must give an IP address as four decimal numbers, a.b.c.d (" + quoted(host) +
 				" is a decimal, octal, hexadecimal or shortened spelling)")
 		}
 		return nil

@@ -133,7 +133,7 @@ func (g *guardedDialer) resolve(ctx context.Context, network, host string) ([]ne
 		if err := CheckAddr(a, g.allowed); err != nil {
 			return nil, err
 		}
-		return []netip.Addr{a}, nil
+		return []netip.Addr{a.Unmap()}, nil
 	}
 	if numericHost(host) {
 		return nil, &BlockedError{Host: host, Reason: "numeric host that is not a canonical IP address"}

@@ -2,7 +2,6 @@ package egress
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -112,7 +111,7 @@ func (g *guardedDialer) DialContext(ctx context.Context, network, address string
 	if err != nil {
 		return nil, err
 	}
-	var errs []error
+	var firstErr error
 	for i, a := range addrs {
 		dctx, cancel := partialDeadline(ctx, len(addrs)-i)
 		conn, err := g.dialer.DialContext(dctx, network, netip.AddrPortFrom(a, uint16(port)).String())
@@ -120,9 +119,14 @@ func (g *guardedDialer) DialContext(ctx context.Context, network, address string
 		if err == nil {
 			return conn, nil
 		}
-		errs = append(errs, err)
+		if firstErr == nil {
+			firstErr = err // as the standard dialer reports it
+		}
 	}
-	return nil, errors.Join(errs...)
+	if firstErr == nil {
+		firstErr = &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+	}
+	return nil, firstErr
 }
 
 // resolve returns host's addresses, or a *BlockedError when host is a

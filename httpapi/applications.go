@@ -32,6 +32,8 @@ func (in *applicationIn) validate(p *problems, patch bool, loc ...string) {
 		p.add("uid "+quote(uid)+" is reserved for operational webhooks", at("uid")...)
 	}
 	validateThrottle(p, in.ThrottleRate, at("throttleRate"))
+	validateText(p, in.Name, at("name")...)
+	validateMetadata(p, in.Metadata, at("metadata")...)
 }
 
 func validateThrottle(p *problems, v opt[int], loc []string) {

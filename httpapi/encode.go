@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -29,6 +30,11 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, v any, allowEmpt
 		} else {
 			return herald.Errorf(herald.EInvalid, "A JSON request body is required.")
 		}
+	}
+	if !herald.JSONDepthWithin(body, herald.MaxJSONDepth) {
+		p := problems{}
+		p.add(fmt.Sprintf("the body nests arrays and objects deeper than %d levels", herald.MaxJSONDepth), "body")
+		return p.err()
 	}
 	if err := json.Unmarshal(body, v); err != nil { // it checks the whole body is JSON first
 		var syntaxErr *json.SyntaxError

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -48,8 +49,13 @@ func (in *headersIn) validate(p *problems) {
 		p.add("headers is required", "body", "headers")
 		return
 	}
+	if len(h) > herald.MaxEndpointHeaders {
+		p.add(fmt.Sprintf("headers has more than %d entries", herald.MaxEndpointHeaders), "body", "headers")
+	}
 	for name, v := range h {
 		switch {
+		case v != nil && len(name)+len(*v) > herald.MaxEndpointHeaderBytes:
+			p.add(fmt.Sprintf("header %s is longer than %d bytes", quote(name), herald.MaxEndpointHeaderBytes), "body", "headers")
 		case !validHeaderName(name):
 			p.add("invalid header name "+quote(name), "body", "headers")
 		case reservedHeaders[strings.ToLower(name)]:
@@ -103,6 +109,12 @@ func (s *server) setEndpointHeaders(merge bool) http.HandlerFunc {
 			} else {
 				next[k] = *v
 			}
+		}
+		if len(next) > herald.MaxEndpointHeaders {
+			p := problems{}
+			p.add(fmt.Sprintf("the endpoint would have more than %d headers", herald.MaxEndpointHeaders), "body", "headers")
+			writeError(w, p.err(), s.log)
+			return
 		}
 		ep.Headers = next
 		ep.UpdatedAt = s.cfg.Now()

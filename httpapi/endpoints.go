@@ -48,7 +48,7 @@ func (in *endpointIn) validate(p *problems, patch bool) {
 		p.add("url is required", "body", "url")
 	}
 	if v, ok := in.EventTypes.value(); ok {
-		validateNames(p, v, 0, herald.ValidEventTypeName, "eventTypes")
+		validateNames(p, v, herald.MaxEventTypesPerEndpoint, herald.ValidEventTypeName, "eventTypes")
 	}
 	if v, ok := in.Channels.value(); ok {
 		validateNames(p, v, 10, herald.ValidChannel, "channels")
@@ -60,6 +60,8 @@ func (in *endpointIn) validate(p *problems, patch bool) {
 		p.add("uid must be 1 to 256 of a-z A-Z 0-9 - _ .", "body", "uid")
 	}
 	validateThrottle(p, in.ThrottleRate, []string{"body", "throttleRate"})
+	validateText(p, in.Description, "body", "description")
+	validateMetadata(p, in.Metadata, "body", "metadata")
 }
 
 // validateNames checks a list of names: at least one, unique, each valid,

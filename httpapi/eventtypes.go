@@ -29,6 +29,7 @@ func (in *eventTypeIn) validate(p *problems, needName, needDescription bool) {
 	if f, ok := in.FeatureFlag.value(); ok && !herald.ValidUID(f) {
 		p.add("featureFlag must be 1 to 256 of a-z A-Z 0-9 - _ .", "body", "featureFlag")
 	}
+	validateText(p, in.Description, "body", "description")
 	if sc, ok := in.Schemas.value(); ok && (len(sc) == 0 || sc[0] != '{') {
 		p.add("schemas must be an object", "body", "schemas")
 	}

@@ -88,7 +88,7 @@ func NewServer(cfg Config, store herald.Store) http.Handler {
 	s := &server{cfg: cfg, adminHash: hashToken(cfg.AdminToken), store: store, log: cfg.Logger, keys: newKeyLocks()}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.recoverPanics(s.bounded(jsonMisses(mux)))
+	return s.recoverPanics(s.limited(s.bounded(jsonMisses(mux))))
 }
 
 // bounded gives each request's context the deadline of cfg.Timeout.

@@ -135,6 +135,10 @@ func startEngine(ctx context.Context, cfg Config, node string, store herald.Stor
 	}, nil
 }
 
+// maxHeaderBytes bounds a request's line and headers together: larger
+// ones are answered 431 by net/http before any handler runs.
+const maxHeaderBytes = 64 << 10
+
 // listenAPI listens and serves when the role runs the API: first the
 // gate (starting), until openAPI. serveErr receives the server's error if
 // it stops by itself.
@@ -154,6 +158,7 @@ func listenAPI(cfg Config, obs observability, logger *slog.Logger) (srv *http.Se
 	srv = &http.Server{
 		Handler:           g,
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,

@@ -299,6 +299,9 @@ func parseRetention(v string) (time.Duration, error) {
 		if err != nil {
 			return 0, errors.New("not a number of days (e.g. 30d) or a duration (e.g. 12h)")
 		}
+		if days < 0 || days > 3650 {
+			return 0, errors.New("must be from 1s to 3650d") // checked before multiplying, which could overflow
+		}
 		d = time.Duration(days) * herald.RetentionDay
 	} else {
 		var err error

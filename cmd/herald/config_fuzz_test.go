@@ -105,4 +105,3 @@ func FuzzRetryPolicyNext(f *testing.F) {
 		}
 	})
 }
-

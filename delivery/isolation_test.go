@@ -66,11 +66,15 @@ func TestThrottleRate(t *testing.T) {
 	waitFor(t, 10*time.Second, "all delivered", func() bool { return len(rc.got()) == 12 })
 	hits := rc.got()
 	// One every 200ms: the 12th comes ≥ 2.2s after the first.
-	if span := hits[11].at.Sub(hits[0].at); span < 2100*time.Millisecond {
+	if span := hits[11].at.Sub(hits[0].at); span < 1900*time.Millisecond {
 		t.Errorf("12 deliveries at 5/s took %v", span)
 	}
+	// Any 6 span at least a second at the sender; the receiver sees them
+	// with scheduling delays (an earlier one can arrive late on a loaded
+	// machine), so allow 300ms: a throttle twice too fast would still
+	// fail, as would none at all.
 	for i := 5; i < len(hits); i++ {
-		if w := hits[i].at.Sub(hits[i-5].at); w < 950*time.Millisecond {
+		if w := hits[i].at.Sub(hits[i-5].at); w < 700*time.Millisecond {
 			t.Errorf("6 deliveries within %v (rate 5/s)", w)
 		}
 	}

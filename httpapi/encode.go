@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/herald-webhooks/herald"
@@ -52,6 +53,11 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, v any, allowEmpt
 			return p.err()
 		}
 		return herald.Errorf(herald.EInvalid, "The request body does not match the expected shape.")
+	}
+	if loc := findNUL(reflect.ValueOf(v), []string{"body"}); loc != nil {
+		p := problems{}
+		p.add("text must not contain the NUL character (\\u0000)", loc...)
+		return p.err()
 	}
 	return nil
 }

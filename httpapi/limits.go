@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/herald-webhooks/herald"
 )
@@ -17,9 +18,16 @@ func (s *server) limited(next http.Handler) http.Handler {
 				Detail: fmt.Sprintf("The request URL is longer than %d bytes.", herald.MaxURLLength)})
 			return
 		}
-		n := 0
+		n, nul := 0, false
 		for _, vs := range r.URL.Query() {
 			n += len(vs)
+			for _, v := range vs {
+				nul = nul || strings.IndexByte(v, 0) >= 0
+			}
+		}
+		if nul {
+			writeError(w, herald.Errorf(herald.EInvalid, "Query parameters must not contain the NUL character."), s.log)
+			return
 		}
 		if n > herald.MaxQueryValues {
 			writeError(w, herald.Errorf(herald.EInvalid, "The query has more than %d parameter values.", herald.MaxQueryValues), s.log)

@@ -75,3 +75,24 @@ func wantProblem(t *testing.T, r reply, msg string) {
 		t.Errorf("got %d %s, want 422 mentioning %q", r.status, r.body, msg)
 	}
 }
+
+// TestNULRefused sends U+0000 in text fields, metadata keys, list items
+// and query values: each is refused with a 4xx naming where (text columns
+// cannot hold it), while a payload may carry it.
+func TestNULRefused(t *testing.T) {
+	h := newAPI(t, httpapi.Config{})
+	wantProblemAt := func(r reply, loc string) {
+		t.Helper()
+		if r.status != 422 || !strings.Contains(string(r.body), loc) || !strings.Contains(string(r.body), "NUL") {
+			t.Errorf("got %d %s, want 422 at %s", r.status, r.body, loc)
+		}
+	}
+	wantProblemAt(h.do(adminToken, "POST", "/api/v1/app", `{"name":"a\u0000b"}`), `["body","name"]`)
+	wantProblemAt(h.do(adminToken, "POST", "/api/v1/app", `{"name":"a","metadata":{"k\u0000":"v"}}`), `["body","metadata"]`)
+	h.expect(201, "POST", "/api/v1/app", map[string]any{"name": "A", "uid": "a"})
+	wantProblemAt(h.do(adminToken, "POST", "/api/v1/app/a/endpoint", `{"url":"https://e.example.com","description":"\u0000"}`), `["body","description"]`)
+	wantProblemAt(h.do(adminToken, "POST", "/api/v1/event-type", `{"name":"a.b","description":"x\u0000"}`), `["body","description"]`)
+	wantProblemAt(h.do(adminToken, "POST", "/api/v1/app/a/msg", `{"eventType":"a.b","payload":{},"channels":["t\u0000"]}`), `["body","channels"]`)
+	h.expect(202, "POST", "/api/v1/app/a/msg", `{"eventType":"a.b","payload":{"x":"\u0000"}}`)
+	svixError(t, h.do(adminToken, "GET", "/api/v1/app/a/msg?channel=%00", nil), 400, "generic_error")
+}

@@ -77,7 +77,11 @@ func writeError(w http.ResponseWriter, err error, log *slog.Logger) {
 		m = errorTable[herald.EInternal]
 	}
 	detail := herald.ErrorMessage(err)
-	if code == herald.EInternal {
+	if code == herald.EInternal && errors.Is(err, context.Canceled) {
+		// The client went away: nobody reads the answer, and nothing is wrong.
+		log.Debug("request cancelled by the client", "err", err)
+		m, detail = errorTable[herald.EUnavailable], "The request was cancelled."
+	} else if code == herald.EInternal {
 		log.Error("internal error", "err", err)
 		detail = "Internal server error."
 	}

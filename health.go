@@ -209,11 +209,12 @@ func DisabledEndpointIDs(eps []Endpoint) []string {
 // Apply records the result of an attempt to h's endpoint and returns the
 // operational events it causes, in order: failing or recovered, then
 // exhausted when the delivery spent its schedule. A result for a disabled
-// endpoint (not attempted) changes nothing; a result of the operational
+// endpoint (not attempted) changes nothing, nor does one that was not sent
+// (DeliveryResult.NotSent); a result of the operational
 // application opApp causes no events (no loops), nor does any when opApp
 // is "" (no operational endpoints).
 func (h *EndpointHealth) Apply(r *DeliveryResult, opApp string) []string {
-	if !h.DisabledAt.IsZero() {
+	if !h.DisabledAt.IsZero() || r.NotSent {
 		return nil
 	}
 	a := &r.Attempt

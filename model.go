@@ -303,6 +303,9 @@ type Task struct {
 	Scanned int
 	// Queued counts the deliveries queued so far.
 	Queued int
+	// Skipped counts the messages the task would have sent but could not,
+	// for SkipPayloadExpunged: their payload was expunged.
+	Skipped int
 	// Error says why a failed task failed.
 	Error     string
 	CreatedAt time.Time

@@ -112,7 +112,12 @@ type MessageStore interface {
 	MessageGet(ctx context.Context, appID, key string) (*Message, error)
 	// MessageList lists an application's messages, newest first.
 	MessageList(ctx context.Context, appID string, f MessageFilter, p ListParams) (Page[Message], error)
-	// MessageExpungeContent deletes the message's payload for good.
+	// MessageExpungeContent deletes the message's payload for good. The
+	// message can no longer be sent: in the same transaction, its pending
+	// deliveries end as failed, without an attempt (a sending one, whose
+	// attempt is under way with the payload it read, is left to finish;
+	// DeliveryResend, DeliveryRecover and TaskStep leave the message alone
+	// from then on).
 	MessageExpungeContent(ctx context.Context, appID, msgID string) error
 }
 
@@ -166,6 +171,11 @@ type DeliveryResult struct {
 	Attempts int
 	// NextAttemptAt is when to try again, for StatusPending.
 	NextAttemptAt time.Time
+	// NotSent reports that the attempt made no request because the
+	// message's payload was expunged (a delivery of such a message is
+	// never sent): the attempt records why the delivery ended, and says
+	// nothing of the endpoint's health (EndpointHealth.Apply).
+	NotSent bool
 }
 
 // Requeued returns a copy of r for a delivery that was queued again while
@@ -204,11 +214,12 @@ type DeliveryStore interface {
 	DeliveryNextDue(ctx context.Context) (time.Time, bool, error)
 	// DeliveryResend queues the message for the endpoint again, due now, as
 	// a manual attempt with a fresh schedule; it makes the delivery if the
-	// message never went to that endpoint.
+	// message never went to that endpoint. ErrPayloadExpunged (EConflict)
+	// if the message's payload was expunged.
 	DeliveryResend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error
 	// DeliveryRecover queues again, due now with a fresh schedule, every
 	// failed delivery to the endpoint of a message created in
-	// [since, until), and reports how many.
+	// [since, until) whose payload was not expunged, and reports how many.
 	DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error)
 	// DeliveryShared reports whether several processes may claim from the
 	// store at once (PostgreSQL). Claims then name their process
@@ -317,6 +328,11 @@ type RetentionStore interface {
 	// AttemptDeleteExpired deletes up to p.Limit attempts made before
 	// p.Before, oldest first; p.After is ignored.
 	AttemptDeleteExpired(ctx context.Context, p ExpireParams) (ExpireResult, error)
+	// TaskDeleteExpired deletes up to p.Limit background tasks that are no
+	// longer running, created and last updated before p.Before, oldest
+	// first; p.After is ignored. Task IDs sort by creation time (see
+	// IDAt), which the scan relies on; running tasks are never deleted.
+	TaskDeleteExpired(ctx context.Context, p ExpireParams) (ExpireResult, error)
 }
 
 // AuthStore keeps tokens, idempotency records and background tasks.
@@ -362,8 +378,10 @@ type AuthStore interface {
 	//     nil), whose event type is among Params.EventTypes (when set) and
 	//     that has Params.Channel (when set);
 	//   - TaskEndpointRecover: as a bulk replay of failed deliveries.
-	// In the same transaction it advances the task's Cursor, Scanned and
-	// Queued, and finishes it once no message is left; a task whose
+	// A message whose payload was expunged is never queued: those the
+	// task would have queued (Task.Skips) are counted in Skipped.
+	// In the same transaction it advances the task's Cursor, Scanned,
+	// Queued and Skipped, and finishes it once no message is left; a task whose
 	// endpoint is gone, or of an unknown kind, fails with Error set. It
 	// returns the task as written. ENotFound if no task has this ID; a
 	// task that is not running is returned unchanged.

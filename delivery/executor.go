@@ -94,10 +94,16 @@ func (e *Engine) attempt(ctx context.Context, job *herald.DeliveryJob) (res hera
 			span.End() // aborted by shutdown: nothing recorded
 		}
 	}()
-	if job.Endpoint.Disabled {
+	switch {
+	case job.Endpoint.Disabled:
 		out.reason = "endpoint is disabled"
 		out.final = true
-	} else {
+	case job.Message.Payload == nil:
+		// Stores end the deliveries of an expunged message; one that a
+		// race let through is never sent (there is nothing to send) and
+		// ends here, with the reason.
+		out = outcome{reason: reasonExpunged, final: true, notSent: true}
+	default:
 		out = e.post(ctx, job, start)
 		if out.aborted {
 			return res, false
@@ -117,7 +123,12 @@ type outcome struct {
 	final      bool          // do not retry
 	broken     bool          // the response was cut short: not a success
 	aborted    bool          // cancelled by shutdown: record nothing
+	notSent    bool          // no request made: the payload was expunged
 }
+
+// reasonExpunged is the recorded reason of a delivery that was not sent
+// because its message's payload was expunged.
+const reasonExpunged = "not sent: the message's payload was expunged"
 
 // post signs and sends the message to the endpoint. The whole exchange
 // (connecting, the request, the response headers and the body read) ends
@@ -165,7 +176,7 @@ func (e *Engine) post(ctx context.Context, job *herald.DeliveryJob, now time.Tim
 func (e *Engine) request(ctx context.Context, job *herald.DeliveryJob, now time.Time) (*http.Request, error) {
 	payload := []byte(job.Message.Payload)
 	if payload == nil {
-		payload = []byte("{}") // content expunged before delivery
+		return nil, errors.New(reasonExpunged) // never sent as anything else
 	}
 	keys := make([]signing.Key, 0, len(job.Endpoint.Secrets))
 	for _, s := range job.Endpoint.ActiveSecrets(now) {
@@ -220,7 +231,7 @@ func (e *Engine) result(job *herald.DeliveryJob, start time.Time, out outcome) h
 	} else if out.broken || (out.code >= 300 && out.code < 400) {
 		a.Response = truncateUTF8([]byte(out.body), e.cfg.MaxResponseBytes)
 	}
-	res := herald.DeliveryResult{Attempt: a, Attempts: d.Attempts + 1}
+	res := herald.DeliveryResult{Attempt: a, Attempts: d.Attempts + 1, NotSent: out.notSent}
 	switch next, retry := e.cfg.Policy.Next(end, d.Attempts+1, out.retryAfter); {
 	case success:
 		res.Attempt.Status = herald.StatusSuccess

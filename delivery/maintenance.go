@@ -70,8 +70,8 @@ type MaintenanceConfig struct {
 	// AutoDisableInterval is how often the leader looks for endpoints to
 	// disable. Default: a minute, or AutoDisableAfter/4 if shorter.
 	AutoDisableInterval time.Duration
-	// Retention configures the cleaner of expired payloads, responses and
-	// attempts (see RetentionConfig).
+	// Retention configures the cleaner of expired payloads, responses,
+	// attempts and ended background tasks (see RetentionConfig).
 	Retention RetentionConfig
 	// TaskInterval is how often the leader looks for running background
 	// tasks (replays, recoveries) and advances them. Default 1s.

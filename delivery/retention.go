@@ -10,7 +10,8 @@ import (
 // RetentionConfig configures the retention cleaner, a maintenance task:
 // it expunges message payloads past their expiry (the message's
 // payloadRetentionPeriod), then attempts' response bodies older than
-// ResponseRetention, then deletes attempts older than AttemptRetention.
+// ResponseRetention, then deletes attempts older than AttemptRetention,
+// then background tasks that ended and are older than TaskRetention.
 // It works in batches of at most Batch rows, each its own short write,
 // for at most RunBudget per run, so that it never holds the writer long
 // and delivery goes on beside it. Zero values take the documented
@@ -28,6 +29,10 @@ type RetentionConfig struct {
 	ResponseRetention time.Duration
 	// AttemptRetention is how long attempts are kept. Default 90 days.
 	AttemptRetention time.Duration
+	// TaskRetention is how long background tasks are kept once they
+	// ended, counted from their creation and their last update. Running
+	// tasks are kept. Default 30 days.
+	TaskRetention time.Duration
 }
 
 func (c RetentionConfig) withDefaults() RetentionConfig {
@@ -46,6 +51,9 @@ func (c RetentionConfig) withDefaults() RetentionConfig {
 	if c.AttemptRetention <= 0 {
 		c.AttemptRetention = 90 * herald.RetentionDay
 	}
+	if c.TaskRetention <= 0 {
+		c.TaskRetention = 30 * herald.RetentionDay
+	}
 	return c
 }
 
@@ -62,8 +70,9 @@ func newRetention(cfg RetentionConfig, store herald.RetentionStore) *retention {
 	return &retention{cfg: cfg, store: store}
 }
 
-// run is one run of the cleaner at time now: payloads, responses, then
-// attempts, each in batches until none is left or the budget is spent.
+// run is one run of the cleaner at time now: payloads, responses,
+// attempts, then tasks, each in batches until none is left or the budget
+// is spent.
 // It reports how many rows it changed.
 func (r *retention) run(ctx context.Context, now time.Time) (int, error) {
 	deadline := time.Now().Add(r.cfg.RunBudget)
@@ -79,6 +88,7 @@ func (r *retention) run(ctx context.Context, now time.Time) (int, error) {
 	}{
 		{r.store.AttemptResponseExpire, now.Add(-r.cfg.ResponseRetention)},
 		{r.store.AttemptDeleteExpired, now.Add(-r.cfg.AttemptRetention)},
+		{r.store.TaskDeleteExpired, now.Add(-r.cfg.TaskRetention)},
 	}
 	for _, p := range passes {
 		for ctx.Err() == nil && time.Now().Before(deadline) {

@@ -38,7 +38,7 @@ func (m *Maintainer) runTasks(ctx context.Context, now time.Time) (int, error) {
 			}
 			ended++
 			m.log.Info("background task ended", "task_id", got.ID, "task", got.Kind, "status", got.Status,
-				"app_id", got.AppID, "endpoint_id", got.Params.EndpointID, "scanned", got.Scanned, "queued", got.Queued,
+				"app_id", got.AppID, "endpoint_id", got.Params.EndpointID, "scanned", got.Scanned, "queued", got.Queued, "skipped", got.Skipped,
 				"err", got.Error)
 		}
 		running = next

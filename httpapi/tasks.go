@@ -114,14 +114,21 @@ type taskDataOut struct {
 	// MessagesExamined is the progress: messages of the range looked at.
 	MessagesExamined int `json:"messagesExamined"`
 	// DeliveriesQueued is the result: deliveries queued so far.
-	DeliveriesQueued int    `json:"deliveriesQueued"`
-	Error            string `json:"error,omitempty"`
+	DeliveriesQueued int `json:"deliveriesQueued"`
+	// MessagesSkipped counts the messages the task would have sent but
+	// could not, for SkippedReason (their payload was expunged).
+	MessagesSkipped int    `json:"messagesSkipped"`
+	SkippedReason   string `json:"skippedReason,omitempty"`
+	Error           string `json:"error,omitempty"`
 }
 
 func toTask(t *herald.Task) taskOut {
 	p := t.Params
 	d := taskDataOut{AppID: t.AppID, EndpointID: p.EndpointID, EventTypes: p.EventTypes, Channel: p.Channel,
-		MessagesExamined: t.Scanned, DeliveriesQueued: t.Queued, Error: t.Error}
+		MessagesExamined: t.Scanned, DeliveriesQueued: t.Queued, MessagesSkipped: t.Skipped, Error: t.Error}
+	if t.Skipped > 0 {
+		d.SkippedReason = herald.SkipPayloadExpunged
+	}
 	if !p.Since.IsZero() {
 		d.Since = strPtr(formatTime(p.Since))
 	}

@@ -142,12 +142,17 @@ func scanOwnedJob(sc scanner) (herald.DeliveryJob, error) {
 }
 
 // purgeOwnersQuery deletes ownerships whose last lease has ended (their
-// node died, or stopped without releasing) and nodes not seen for an hour.
-const purgeOwnersQuery = `WITH gone AS (DELETE FROM claim_nodes WHERE seen_at < $1::timestamptz - interval '1 hour')
+// node died, or stopped without releasing), nodes not seen for an hour,
+// and paces that ended more than a minute ago: a throttled endpoint's row
+// whose next_at has passed paces as no row does (a claim starts from now),
+// and without this the rows of endpoints no longer throttled, or deleted,
+// would stay for ever.
+const purgeOwnersQuery = `WITH gone AS (DELETE FROM claim_nodes WHERE seen_at < $1::timestamptz - interval '1 hour'),
+	paced AS (DELETE FROM endpoint_throttle WHERE next_at < $1::timestamptz - interval '1 minute')
 	DELETE FROM endpoint_owners WHERE until < $1`
 
-// endedOwnershipsPurge deletes expired ownerships and long-gone nodes;
-// lease rescue calls it.
+// endedOwnershipsPurge deletes expired ownerships, long-gone nodes and
+// ended paces; lease rescue calls it.
 func endedOwnershipsPurge(ctx context.Context, q querier, now time.Time) error {
 	_, err := q.Exec(ctx, purgeOwnersQuery, now)
 	return err

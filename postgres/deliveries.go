@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/herald-webhooks/herald"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -162,11 +163,12 @@ func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
 }
 
 // DeliveryResend implements herald.DeliveryStore. ENotFound if the message
-// or the endpoint does not exist in the application. The (message,
-// endpoint) delivery keeps its ID.
+// or the endpoint does not exist in the application; ErrPayloadExpunged if
+// the message's payload is gone. The (message, endpoint) delivery keeps
+// its ID.
 func (s *Store) DeliveryResend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
 	return s.write(ctx, "resend delivery", func(w *wtx) error {
-		if err := messageExists(w.ctx, w.tx, appID, msgID); err != nil {
+		if err := messageSendable(w, appID, msgID); err != nil {
 			return err
 		}
 		if err := endpointExists(w.ctx, w.tx, appID, endpointID); err != nil {
@@ -192,6 +194,26 @@ func (s *Store) DeliveryResend(ctx context.Context, appID, msgID, endpointID str
 	})
 }
 
+// messageSendable returns nil if the message exists in the application
+// and still has its payload: ENotFound, or ErrPayloadExpunged, if not. It
+// holds a share lock on the message until the transaction ends, so that an
+// expunge (manual or by retention) waits for it and then sees what it
+// queued, or it waits for the expunge and sees the payload gone.
+func messageSendable(w *wtx, appID, msgID string) error {
+	var expunged bool
+	err := w.tx.QueryRow(w.ctx, "SELECT payload IS NULL FROM messages WHERE id = $1 AND app_id = $2 FOR SHARE",
+		msgID, appID).Scan(&expunged)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return errMessageNotFound
+	case err != nil:
+		return err
+	case expunged:
+		return herald.ErrPayloadExpunged
+	}
+	return nil
+}
+
 // DeliveryRecover implements herald.DeliveryStore. ENotFound if the
 // endpoint does not exist in the application.
 func (s *Store) DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
@@ -204,7 +226,7 @@ func (s *Store) DeliveryRecover(ctx context.Context, appID, endpointID string, s
 				lease_until = NULL, trigger_type = $2, updated_at = $1
 			FROM messages m
 			WHERE d.endpoint_id = $3 AND d.status = $4 AND m.id = d.msg_id
-				AND m.created_at >= $5 AND m.created_at < $6`,
+				AND m.created_at >= $5 AND m.created_at < $6 AND m.payload IS NOT NULL`,
 			now, int(herald.TriggerManual), endpointID, int(herald.StatusFail), sinceTS(since), untilTS(until))
 		n = int(tag.RowsAffected())
 		w.notify = err == nil && n > 0

@@ -235,10 +235,19 @@ func (s *Store) MessageList(ctx context.Context, appID string, f herald.MessageF
 	return herald.MakePage(rows, p, func(m herald.Message) string { return m.ID }), nil
 }
 
-// MessageExpungeContent implements herald.MessageStore.
+// MessageExpungeContent implements herald.MessageStore: the payload goes
+// and the message's pending deliveries end as failed, in one transaction.
+// The message's row is updated first: a resend or replay holding it (see
+// messageSendable) has committed by then, and the second statement, which
+// reads anew, sees the deliveries it queued.
 func (s *Store) MessageExpungeContent(ctx context.Context, appID, msgID string) error {
 	return s.write(ctx, "expunge message content", func(w *wtx) error {
 		tag, err := w.exec("UPDATE messages SET payload = NULL WHERE id = $1 AND app_id = $2", msgID, appID)
-		return affectedOrNotFound(tag, err, errMessageNotFound)
+		if err := affectedOrNotFound(tag, err, errMessageNotFound); err != nil {
+			return err
+		}
+		_, err = w.exec(`UPDATE deliveries SET status = $1, lease_until = NULL, updated_at = $2
+			WHERE msg_id = $3 AND status = `+sqlPending, int(herald.StatusFail), time.Now(), msgID)
+		return err
 	})
 }

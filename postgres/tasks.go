@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const taskColumns = "id, app_id, kind, status, params, cursor, scanned, queued, error, created_at, updated_at"
+const taskColumns = "id, app_id, kind, status, params, cursor, scanned, queued, skipped, error, created_at, updated_at"
 
 // idAfterAll is greater than every ID: the upper bound of an open range.
 const idAfterAll = "~"
@@ -20,12 +20,13 @@ func scanTask(sc scanner) (herald.Task, error) {
 	var t herald.Task
 	var appID *string
 	var params []byte
-	var scanned, queued int64
-	err := sc.Scan(&t.ID, &appID, &t.Kind, &t.Status, &params, &t.Cursor, &scanned, &queued, &t.Error, &t.CreatedAt, &t.UpdatedAt)
+	var scanned, queued, skipped int64
+	err := sc.Scan(&t.ID, &appID, &t.Kind, &t.Status, &params, &t.Cursor, &scanned, &queued, &skipped, &t.Error,
+		&t.CreatedAt, &t.UpdatedAt)
 	if err != nil {
 		return t, err
 	}
-	t.AppID, t.Scanned, t.Queued = fromNullStr(appID), int(scanned), int(queued)
+	t.AppID, t.Scanned, t.Queued, t.Skipped = fromNullStr(appID), int(scanned), int(queued), int(skipped)
 	t.CreatedAt, t.UpdatedAt = fromTS(t.CreatedAt), fromTS(t.UpdatedAt)
 	if err := json.Unmarshal(params, &t.Params); err != nil {
 		return t, fmt.Errorf("decode task params: %w", err)
@@ -40,8 +41,8 @@ func (s *Store) TaskCreate(ctx context.Context, t *herald.Task) error {
 		return fmt.Errorf("encode task params: %w", err)
 	}
 	return s.write(ctx, "create task", func(w *wtx) error {
-		_, err := w.exec("INSERT INTO tasks ("+taskColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-			t.ID, nullStr(t.AppID), t.Kind, t.Status, string(params), t.Cursor, t.Scanned, t.Queued, t.Error,
+		_, err := w.exec("INSERT INTO tasks ("+taskColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+			t.ID, nullStr(t.AppID), t.Kind, t.Status, string(params), t.Cursor, t.Scanned, t.Queued, t.Skipped, t.Error,
 			t.CreatedAt, t.UpdatedAt)
 		if isUnique(err) {
 			return herald.Errorf(herald.EConflict, "Task already exists")
@@ -113,8 +114,8 @@ func (s *Store) TaskStep(ctx context.Context, id string, limit int, now time.Tim
 			return err
 		}
 		out = t
-		_, err = w.exec(`UPDATE tasks SET status = $1, cursor = $2, scanned = $3, queued = $4, error = $5, updated_at = $6
-			WHERE id = $7`, t.Status, t.Cursor, t.Scanned, t.Queued, t.Error, t.UpdatedAt, t.ID)
+		_, err = w.exec(`UPDATE tasks SET status = $1, cursor = $2, scanned = $3, queued = $4, skipped = $5, error = $6,
+				updated_at = $7 WHERE id = $8`, t.Status, t.Cursor, t.Scanned, t.Queued, t.Skipped, t.Error, t.UpdatedAt, t.ID)
 		return err
 	})
 	if err != nil {
@@ -149,9 +150,28 @@ func stepTask(w *wtx, t *herald.Task, limit int, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	t.Advance(cands, queued, limit)
+	t.Advance(&ep, cands, queued, limit)
 	w.notify = w.notify || queued > 0
 	return nil
+}
+
+// lockSendable share-locks those of the messages that still have their
+// payload until the transaction ends, and returns them: an expunge
+// (manual or by retention) of one of them waits for the step and then
+// sees the deliveries it queued (see MessageExpungeContent).
+func lockSendable(w *wtx, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	kept, err := queryAll(w.ctx, w.tx, func(sc scanner) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	}, "SELECT id FROM messages WHERE id = ANY($1) AND payload IS NOT NULL ORDER BY id FOR SHARE", ids)
+	for _, id := range kept {
+		out[id] = true
+	}
+	return out, err
 }
 
 // taskCandidates reads the task's next messages after its cursor, in ID
@@ -164,7 +184,7 @@ func taskCandidates(w *wtx, t *herald.Task, endpointID string, limit int) ([]her
 	return queryAll(w.ctx, w.tx, func(sc scanner) (herald.TaskCandidate, error) {
 		var c herald.TaskCandidate
 		var status *int
-		if err := sc.Scan(&c.MsgID, &c.EventType, &c.Channels, &c.CreatedAt, &status); err != nil {
+		if err := sc.Scan(&c.MsgID, &c.EventType, &c.Channels, &c.CreatedAt, &c.Expunged, &status); err != nil {
 			return c, err
 		}
 		c.CreatedAt, c.HasDelivery = fromTS(c.CreatedAt), status != nil
@@ -172,7 +192,7 @@ func taskCandidates(w *wtx, t *herald.Task, endpointID string, limit int) ([]her
 			c.Status = herald.MessageStatus(*status)
 		}
 		return c, nil
-	}, `SELECT m.id, m.event_type, m.channels, m.created_at, d.status FROM messages m
+	}, `SELECT m.id, m.event_type, m.channels, m.created_at, m.payload IS NULL, d.status FROM messages m
 			LEFT JOIN deliveries d ON d.msg_id = m.id AND d.endpoint_id = $1
 		WHERE m.app_id = $2 AND m.id >= $3 AND m.id > $4 AND m.id < $5
 		ORDER BY m.id LIMIT $6`,
@@ -180,12 +200,27 @@ func taskCandidates(w *wtx, t *herald.Task, endpointID string, limit int) ([]her
 }
 
 // queueCandidates queues the deliveries of the candidates the task calls
-// for and reports how many it queued.
+// for and reports how many it queued. The messages to queue are locked
+// first (lockSendable), and those expunged since the candidates were read
+// are marked Expunged instead.
 func queueCandidates(w *wtx, t *herald.Task, ep *herald.Endpoint, cands []herald.TaskCandidate, now time.Time) (int, error) {
-	var requeue, create []string
+	var wanted []string
 	for _, c := range cands {
+		if t.Queues(ep, c) {
+			wanted = append(wanted, c.MsgID)
+		}
+	}
+	sendable, err := lockSendable(w, wanted)
+	if err != nil {
+		return 0, err
+	}
+	var requeue, create []string
+	for i := range cands {
+		c := &cands[i]
 		switch {
-		case !t.Queues(ep, c):
+		case !t.Queues(ep, *c):
+		case !sendable[c.MsgID]:
+			c.Expunged = true
 		case c.HasDelivery:
 			requeue = append(requeue, c.MsgID)
 		default:

@@ -93,7 +93,7 @@ var exportTables = []exportTable{
 		col("consecutive_failures", intColumn), col("disabled_at", timeColumn), col("disabled_reason", textColumn)}},
 	{"tasks", []exportColumn{col("id", textColumn), col("app_id", textColumn), col("kind", textColumn),
 		col("status", textColumn), col("params", jsonColumn), col("cursor", textColumn), col("scanned", intColumn),
-		col("queued", intColumn), col("error", textColumn), col("created_at", timeColumn), col("updated_at", timeColumn)}},
+		col("queued", intColumn), col("skipped", intColumn), col("error", textColumn), col("created_at", timeColumn), col("updated_at", timeColumn)}},
 }
 
 // pollConsumerExport is a consumer's position as exported. Positions

@@ -260,7 +260,8 @@ func (s *Store) MessageList(ctx context.Context, appID string, f herald.MessageF
 	return herald.MakePage(rows, p, func(m herald.Message) string { return m.ID }), nil
 }
 
-// MessageExpungeContent implements herald.MessageStore.
+// MessageExpungeContent implements herald.MessageStore: the payload goes
+// and the message's pending deliveries end as failed, in one write.
 func (s *Store) MessageExpungeContent(ctx context.Context, appID, msgID string) error {
 	return s.write(ctx, "expunge message content", func(w *wtx) error {
 		res, err := w.exec("UPDATE messages SET payload = NULL WHERE id = ? AND app_id = ?", msgID, appID)
@@ -270,7 +271,11 @@ func (s *Store) MessageExpungeContent(ctx context.Context, appID, msgID string) 
 		if n, err := affected(res); err != nil || n == 0 {
 			return orNotFound(err, errMessageNotFound)
 		}
-		return nil
+		// The due index may keep their endpoints: it holds times no later
+		// than the earliest due, and claims correct it.
+		_, err = w.exec(`UPDATE deliveries SET status = ?, lease_until = 0, updated_at = ?
+			WHERE msg_id = ? AND status = 1`, herald.StatusFail, ts(time.Now()), msgID)
+		return err
 	})
 }
 

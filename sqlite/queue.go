@@ -128,10 +128,11 @@ func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, bool, error) {
 }
 
 // DeliveryResend implements herald.DeliveryStore. ENotFound if the message
-// or the endpoint does not exist in the application.
+// or the endpoint does not exist in the application; ErrPayloadExpunged if
+// the message's payload is gone.
 func (s *Store) DeliveryResend(ctx context.Context, appID, msgID, endpointID string, now time.Time) error {
 	return s.write(ctx, "resend delivery", func(w *wtx) error {
-		if err := messageExists(w.ctx, w, appID, msgID); err != nil {
+		if err := messageSendable(w, appID, msgID); err != nil {
 			return err
 		}
 		if err := endpointExists(w.ctx, w, appID, endpointID); err != nil {
@@ -151,6 +152,22 @@ func (s *Store) DeliveryResend(ctx context.Context, appID, msgID, endpointID str
 	})
 }
 
+// messageSendable returns nil if the message exists in the application
+// and still has its payload: ENotFound, or ErrPayloadExpunged, if not.
+func messageSendable(w *wtx, appID, msgID string) error {
+	var expunged bool
+	err := w.queryRow("SELECT payload IS NULL FROM messages WHERE id = ? AND app_id = ?", msgID, appID).Scan(&expunged)
+	switch {
+	case err == sql.ErrNoRows:
+		return errMessageNotFound
+	case err != nil:
+		return err
+	case expunged:
+		return herald.ErrPayloadExpunged
+	}
+	return nil
+}
+
 // DeliveryRecover implements herald.DeliveryStore. ENotFound if the
 // endpoint does not exist in the application.
 func (s *Store) DeliveryRecover(ctx context.Context, appID, endpointID string, since, until, now time.Time) (int, error) {
@@ -162,7 +179,7 @@ func (s *Store) DeliveryRecover(ctx context.Context, appID, endpointID string, s
 		res, err := w.exec(`UPDATE deliveries SET status = ?, attempts = 0, next_attempt_at = ?, lease_until = 0,
 				trigger_type = ?, updated_at = ?
 			WHERE endpoint_id = ? AND status = ? AND EXISTS (SELECT 1 FROM messages m
-				WHERE m.id = deliveries.msg_id AND m.created_at >= ? AND m.created_at < ?)`,
+				WHERE m.id = deliveries.msg_id AND m.created_at >= ? AND m.created_at < ? AND m.payload IS NOT NULL)`,
 			herald.StatusPending, ts(now), herald.TriggerManual, ts(now),
 			endpointID, herald.StatusFail, sinceTS(since), untilTS(until))
 		if err != nil {

@@ -109,3 +109,29 @@ func (s *Store) expireAttempts(ctx context.Context, what, query string, p herald
 	}
 	return herald.ExpireResult{Changed: n, Examined: n}, nil
 }
+
+// deleteTasksQuery deletes the oldest background tasks created and last
+// updated before a bound that are no longer running, through the primary
+// key (task IDs sort by creation time).
+const deleteTasksQuery = `DELETE FROM tasks WHERE id IN (
+	SELECT id FROM tasks WHERE id < ? AND status <> 'running' AND updated_at < ? ORDER BY id LIMIT ?)`
+
+// TaskDeleteExpired implements herald.RetentionStore.
+func (s *Store) TaskDeleteExpired(ctx context.Context, p herald.ExpireParams) (herald.ExpireResult, error) {
+	if p.Limit <= 0 {
+		return herald.ExpireResult{}, nil
+	}
+	var n int
+	err := s.write(ctx, "delete expired tasks", func(w *wtx) error {
+		r, err := w.exec(deleteTasksQuery, herald.IDAt(herald.PrefixTask, p.Before), ts(p.Before), p.Limit)
+		if err != nil {
+			return err
+		}
+		n, err = affected(r)
+		return err
+	})
+	if err != nil {
+		return herald.ExpireResult{}, err
+	}
+	return herald.ExpireResult{Changed: n, Examined: n}, nil
+}

@@ -11,7 +11,7 @@ import (
 	"github.com/herald-webhooks/herald"
 )
 
-const taskColumns = "id, app_id, kind, status, params, cursor, scanned, queued, error, created_at, updated_at"
+const taskColumns = "id, app_id, kind, status, params, cursor, scanned, queued, skipped, error, created_at, updated_at"
 
 // idAfterAll is greater than every ID: the upper bound of an open range.
 const idAfterAll = "~"
@@ -21,7 +21,8 @@ func scanTask(sc scanner) (herald.Task, error) {
 	var appID sql.NullString
 	var params string
 	var created, updated int64
-	err := sc.Scan(&t.ID, &appID, &t.Kind, &t.Status, &params, &t.Cursor, &t.Scanned, &t.Queued, &t.Error, &created, &updated)
+	err := sc.Scan(&t.ID, &appID, &t.Kind, &t.Status, &params, &t.Cursor, &t.Scanned, &t.Queued, &t.Skipped, &t.Error,
+		&created, &updated)
 	if err != nil {
 		return t, err
 	}
@@ -39,8 +40,8 @@ func (s *Store) TaskCreate(ctx context.Context, t *herald.Task) error {
 		return fmt.Errorf("encode task params: %w", err)
 	}
 	return s.write(ctx, "create task", func(w *wtx) error {
-		_, err := w.exec("INSERT INTO tasks ("+taskColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			t.ID, nullStr(t.AppID), t.Kind, t.Status, string(params), t.Cursor, t.Scanned, t.Queued, t.Error,
+		_, err := w.exec("INSERT INTO tasks ("+taskColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			t.ID, nullStr(t.AppID), t.Kind, t.Status, string(params), t.Cursor, t.Scanned, t.Queued, t.Skipped, t.Error,
 			ts(t.CreatedAt), ts(t.UpdatedAt))
 		if isUnique(err) {
 			return herald.Errorf(herald.EConflict, "Task already exists")
@@ -114,8 +115,8 @@ func (s *Store) TaskStep(ctx context.Context, id string, limit int, now time.Tim
 			return err
 		}
 		out = t
-		_, err = w.exec(`UPDATE tasks SET status = ?, cursor = ?, scanned = ?, queued = ?, error = ?, updated_at = ?
-			WHERE id = ?`, t.Status, t.Cursor, t.Scanned, t.Queued, t.Error, ts(t.UpdatedAt), t.ID)
+		_, err = w.exec(`UPDATE tasks SET status = ?, cursor = ?, scanned = ?, queued = ?, skipped = ?, error = ?,
+				updated_at = ? WHERE id = ?`, t.Status, t.Cursor, t.Scanned, t.Queued, t.Skipped, t.Error, ts(t.UpdatedAt), t.ID)
 		return err
 	})
 	if err != nil {
@@ -150,7 +151,7 @@ func stepTask(w *wtx, t *herald.Task, limit int, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	t.Advance(cands, queued, limit)
+	t.Advance(&ep, cands, queued, limit)
 	if queued > 0 {
 		w.notify = true
 		w.due(ep.ID, now)
@@ -165,7 +166,7 @@ func taskCandidates(w *wtx, t *herald.Task, endpointID string, limit int) ([]her
 	if !t.Params.Until.IsZero() {
 		upper = herald.MessageIDBound(t.Params.Until)
 	}
-	rows, err := w.query(`SELECT m.id, m.event_type, m.channels, m.created_at, d.status FROM messages m
+	rows, err := w.query(`SELECT m.id, m.event_type, m.channels, m.created_at, m.payload IS NULL, d.status FROM messages m
 			LEFT JOIN deliveries d ON d.msg_id = m.id AND d.endpoint_id = ?
 		WHERE m.app_id = ? AND m.id >= ? AND m.id > ? AND m.id < ?
 		ORDER BY m.id LIMIT ?`,
@@ -178,7 +179,7 @@ func taskCandidates(w *wtx, t *herald.Task, endpointID string, limit int) ([]her
 		var channels sql.NullString
 		var created int64
 		var status sql.NullInt64
-		if err := sc.Scan(&c.MsgID, &c.EventType, &channels, &created, &status); err != nil {
+		if err := sc.Scan(&c.MsgID, &c.EventType, &channels, &created, &c.Expunged, &status); err != nil {
 			return c, err
 		}
 		c.CreatedAt, c.HasDelivery, c.Status = fromTS(created), status.Valid, herald.MessageStatus(status.Int64)

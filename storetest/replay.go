@@ -68,7 +68,7 @@ func testTaskGetList(t *testing.T, f *fixture) {
 	t2 := f.task(a.ID, herald.TaskEndpointReplay, herald.TaskParams{EndpointID: "ep_x", Since: at(5)})
 	t3 := f.task(b.ID, herald.TaskEndpointRecover, herald.TaskParams{EndpointID: "ep_y", Since: at(5)})
 	t4 := &herald.Task{ID: herald.NewID(herald.PrefixTask, f.tick()), AppID: b.ID, Kind: herald.TaskEndpointRecover,
-		Status: herald.TaskFailed, Cursor: "msg_c", Scanned: 7, Queued: 3, Error: "endpoint not found", CreatedAt: f.tick(), UpdatedAt: f.tick()}
+		Status: herald.TaskFailed, Cursor: "msg_c", Scanned: 7, Queued: 3, Skipped: 2, Error: "endpoint not found", CreatedAt: f.tick(), UpdatedAt: f.tick()}
 	must(t, f.s.TaskCreate(f.ctx, t4), "TaskCreate failed task")
 	wantCode(t, f.s.TaskCreate(f.ctx, t4), herald.EConflict, "TaskCreate taken ID")
 	for _, want := range []*herald.Task{t1, t2, t3, t4} {
@@ -77,7 +77,8 @@ func testTaskGetList(t *testing.T, f *fixture) {
 		checkFields(t, "task "+want.ID, field{"AppID", got.AppID, want.AppID}, field{"Kind", got.Kind, want.Kind},
 			field{"Status", got.Status, want.Status}, field{"Params", got.Params, want.Params},
 			field{"Cursor", got.Cursor, want.Cursor}, field{"Scanned", got.Scanned, want.Scanned},
-			field{"Queued", got.Queued, want.Queued}, field{"Error", got.Error, want.Error},
+			field{"Queued", got.Queued, want.Queued}, field{"Skipped", got.Skipped, want.Skipped},
+			field{"Error", got.Error, want.Error},
 			field{"CreatedAt", got.CreatedAt, want.CreatedAt}, field{"UpdatedAt", got.UpdatedAt, want.UpdatedAt})
 	}
 	_, err := f.s.TaskGet(f.ctx, "qtask_missing")

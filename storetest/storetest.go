@@ -40,7 +40,7 @@ func Run(t *testing.T, h Harness) {
 	for _, group := range [][]test{
 		applicationTests, endpointTests, eventTypeTests, messageTests, fanOutTests,
 		claimTests, queueTests, attemptTests, viewTests, authTests, accessTests, lifecycleTests, concurrencyTests, clusterTests, pollTests, statsTests,
-		healthTests, retentionTests, replayTests,
+		healthTests, retentionTests, replayTests, expungedTests,
 	} {
 		all = append(all, group...)
 	}

@@ -103,6 +103,10 @@ type Config struct {
 	// AttemptRetention is how long attempts are kept before the retention
 	// cleaner deletes them. Default 90 days.
 	AttemptRetention time.Duration
+	// TaskRetention is how long background tasks (recover, replays) are
+	// kept once they ended, before the retention cleaner deletes them.
+	// Default 30 days.
+	TaskRetention time.Duration
 	// RetentionInterval is how often the retention cleaner runs. Default 1m.
 	RetentionInterval time.Duration
 	// PayloadRetentionDay is the length of one day of a message's
@@ -269,6 +273,11 @@ func settings() []setting {
 		{"attempt-retention", "HERALD_ATTEMPT_RETENTION", "90d", "how long attempts are kept (e.g. 90d)", func(c *Config, v string) error {
 			d, err := parseRetention(v)
 			c.AttemptRetention = d
+			return err
+		}},
+		{"task-retention", "HERALD_TASK_RETENTION", "30d", "how long ended background tasks are kept (e.g. 30d)", func(c *Config, v string) error {
+			d, err := parseRetention(v)
+			c.TaskRetention = d
 			return err
 		}},
 		{"retention-interval", "HERALD_RETENTION_INTERVAL", "1m", "how often the retention cleaner runs", func(c *Config, v string) error {

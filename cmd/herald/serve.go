@@ -217,6 +217,7 @@ func maintenanceConfig(cfg Config, node string, logger *slog.Logger) delivery.Ma
 			Interval:          cfg.RetentionInterval,
 			ResponseRetention: cfg.AttemptResponseRetention,
 			AttemptRetention:  cfg.AttemptRetention,
+			TaskRetention:     cfg.TaskRetention,
 		}}
 	if cfg.DeliveryLease > 0 {
 		m.RescueInterval = min(5*time.Second, max(time.Second, cfg.DeliveryLease/4))

@@ -99,4 +99,10 @@ func TestEndpointHealthApply(t *testing.T) {
 	if got := disabled.Apply(fail(StatusFail, "app_1"), "app_op"); got != nil || disabled.ConsecutiveFailures != 0 {
 		t.Fatalf("disabled endpoint: events %v, failures %d; want nothing recorded", got, disabled.ConsecutiveFailures)
 	}
+	notSent := fail(StatusFail, "app_1")
+	notSent.NotSent = true
+	fresh := &EndpointHealth{}
+	if got := fresh.Apply(notSent, "app_op"); got != nil || fresh.ConsecutiveFailures != 0 || !fresh.LastFailureAt.IsZero() {
+		t.Fatalf("a result not sent (payload expunged): events %v, health %+v; want nothing recorded", got, fresh)
+	}
 }

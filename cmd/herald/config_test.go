@@ -149,13 +149,13 @@ func TestLoadConfigAutoDisableAfter(t *testing.T) {
 
 func TestLoadConfigRetention(t *testing.T) {
 	env := []string{"HERALD_ATTEMPT_RESPONSE_RETENTION=12h", "HERALD_ATTEMPT_RETENTION=7d",
-		"HERALD_RETENTION_INTERVAL=30s", "HERALD_PAYLOAD_RETENTION_DAY=1s"}
+		"HERALD_RETENTION_INTERVAL=30s", "HERALD_PAYLOAD_RETENTION_DAY=1s", "HERALD_TASK_RETENTION=2d"}
 	cfg, err := loadConfig("serve", nil, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.AttemptResponseRetention != 12*time.Hour || cfg.AttemptRetention != 7*24*time.Hour ||
-		cfg.RetentionInterval != 30*time.Second || cfg.PayloadRetentionDay != time.Second {
+		cfg.RetentionInterval != 30*time.Second || cfg.PayloadRetentionDay != time.Second || cfg.TaskRetention != 48*time.Hour {
 		t.Fatalf("retention settings not applied: %+v", cfg)
 	}
 	for _, bad := range [][]string{
@@ -163,6 +163,7 @@ func TestLoadConfigRetention(t *testing.T) {
 		{"HERALD_ATTEMPT_RETENTION=0d"},
 		{"HERALD_ATTEMPT_RESPONSE_RETENTION=-1h"},
 		{"HERALD_PAYLOAD_RETENTION_DAY=48h"},
+		{"HERALD_TASK_RETENTION=later"},
 		{"HERALD_ATTEMPT_RESPONSE_RETENTION=10d", "HERALD_ATTEMPT_RETENTION=5d"}, // rows before their bodies
 	} {
 		_, err := loadConfig("serve", nil, bad, io.Discard)

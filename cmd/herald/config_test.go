@@ -34,6 +34,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 
 		AttemptResponseRetention: 30 * 24 * time.Hour,
 		AttemptRetention:         90 * 24 * time.Hour,
+		TaskRetention:            30 * 24 * time.Hour,
 		RetentionInterval:        time.Minute,
 		PayloadRetentionDay:      24 * time.Hour,
 	}

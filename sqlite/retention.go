@@ -92,12 +92,18 @@ func (s *Store) AttemptDeleteExpired(ctx context.Context, p herald.ExpireParams)
 // p.Before (by ID: IDs sort by creation time); every row it examines
 // changes.
 func (s *Store) expireAttempts(ctx context.Context, what, query string, p herald.ExpireParams) (herald.ExpireResult, error) {
-	if p.Limit <= 0 {
+	return s.expireBatch(ctx, what, p.Limit, query, herald.IDAt(herald.PrefixAttempt, p.Before), p.Limit)
+}
+
+// expireBatch runs one bounded write statement, unless limit is 0, and
+// reports the rows it changed as both changed and examined.
+func (s *Store) expireBatch(ctx context.Context, what string, limit int, query string, args ...any) (herald.ExpireResult, error) {
+	if limit <= 0 {
 		return herald.ExpireResult{}, nil
 	}
 	var n int
 	err := s.write(ctx, what, func(w *wtx) error {
-		r, err := w.exec(query, herald.IDAt(herald.PrefixAttempt, p.Before), p.Limit)
+		r, err := w.exec(query, args...)
 		if err != nil {
 			return err
 		}
@@ -118,20 +124,6 @@ const deleteTasksQuery = `DELETE FROM tasks WHERE id IN (
 
 // TaskDeleteExpired implements herald.RetentionStore.
 func (s *Store) TaskDeleteExpired(ctx context.Context, p herald.ExpireParams) (herald.ExpireResult, error) {
-	if p.Limit <= 0 {
-		return herald.ExpireResult{}, nil
-	}
-	var n int
-	err := s.write(ctx, "delete expired tasks", func(w *wtx) error {
-		r, err := w.exec(deleteTasksQuery, herald.IDAt(herald.PrefixTask, p.Before), ts(p.Before), p.Limit)
-		if err != nil {
-			return err
-		}
-		n, err = affected(r)
-		return err
-	})
-	if err != nil {
-		return herald.ExpireResult{}, err
-	}
-	return herald.ExpireResult{Changed: n, Examined: n}, nil
+	return s.expireBatch(ctx, "delete expired tasks", p.Limit, deleteTasksQuery,
+		herald.IDAt(herald.PrefixTask, p.Before), ts(p.Before), p.Limit)
 }

@@ -152,7 +152,11 @@ func checkNothingLost(t *testing.T, c *killCluster, out *killOutcome) {
 		}
 		return true
 	})
-	waitFor(t, 10*time.Second, "no delivery pending or sending", func() bool { return c.unfinished(t) == 0 })
+	// Deliveries the killed node had sent but not recorded stay sending
+	// until their lease ends (up to killLease after the kill), then wait
+	// for the next rescue and their resend: give them all of that, and
+	// slack for a busy machine.
+	waitFor(t, killLease+2*killRescueEvery+20*time.Second, "no delivery pending or sending", func() bool { return c.unfinished(t) == 0 })
 }
 
 // checkDuplicates counts the messages answered 2xx more than once and

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -221,7 +222,14 @@ func checkSurvivorsTookOver(t *testing.T, c *killCluster, out *killOutcome) {
 		t.Errorf("no delivery after the kill: the survivors did not take over")
 	}
 	for id := range held {
-		t.Errorf("message %s, in flight on the killed node, was not delivered by a survivor", id)
+		var seen []string
+		for _, r := range c.rc.requests() {
+			if r.msgID == id {
+				seen = append(seen, fmt.Sprintf("port %d (victim's: %v) at kill%+.2fs answered %v", r.port, out.ports[r.port],
+					r.start.Sub(out.at).Seconds(), !r.answered.IsZero()))
+			}
+		}
+		t.Errorf("message %s, in flight on the killed node, was not delivered by a survivor; its requests: %v", id, seen)
 	}
 	t.Logf("survivors delivered %d requests after the kill; the killed node's attempts came back %.1fs to %.1fs after it (lease %v, rescue every %v)",
 		after, first.Seconds(), last.Seconds(), killLease, killRescueEvery)

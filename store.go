@@ -27,6 +27,7 @@ type Store interface {
 	StatsStore
 	HealthStore
 	RetentionStore
+	SecretStore
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store; pending writes are flushed first.

@@ -73,10 +73,11 @@ type claimer struct {
 	claimed  map[string]int // deliveries claimed per endpoint
 	jobs     []herald.DeliveryJob
 	held     *heldEndpoints // endpoints shared claims could not take lately
+	codec    secretCodec    // decrypts the claimed endpoints' secrets
 }
 
-func newClaimer(p herald.ClaimParams, held *heldEndpoints) *claimer {
-	c := &claimer{p: p, excluded: make(map[string]bool, len(p.ExcludeEndpoints)), claimed: map[string]int{}, held: held}
+func newClaimer(p herald.ClaimParams, held *heldEndpoints, codec secretCodec) *claimer {
+	c := &claimer{p: p, excluded: make(map[string]bool, len(p.ExcludeEndpoints)), claimed: map[string]int{}, held: held, codec: codec}
 	for _, id := range p.ExcludeEndpoints {
 		c.excluded[id] = true
 	}
@@ -133,12 +134,12 @@ func (c *claimer) claim(ctx context.Context, q querier, due []dueRow) error {
 	)
 	if c.p.Node != "" {
 		picks := c.pickRows(due)
-		if jobs, err = claimOwned(ctx, q, picks, c.p); err == nil {
+		if jobs, err = claimOwned(ctx, q, c.codec, picks, c.p); err == nil {
 			c.p.ReleaseEndpoints = nil // done
 			err = c.excludeFull(ctx, q, picks, jobs)
 		}
 	} else {
-		jobs, err = claimIDs(ctx, q, c.pick(due), c.p)
+		jobs, err = claimIDs(ctx, q, c.codec, c.pick(due), c.p)
 	}
 	if err != nil {
 		return err

@@ -96,7 +96,7 @@ const idleClaimQuery = `WITH released AS (
 
 // claimOwned claims the picked rows as node p.Node (see claimOwnedQuery)
 // and releases p.ReleaseEndpoints, except those among the picks'.
-func claimOwned(ctx context.Context, q querier, picks []dueRow, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
+func claimOwned(ctx context.Context, q querier, c secretCodec, picks []dueRow, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
 	ids := make([]string, 0, len(picks))
 	picked := map[string]bool{}
 	var eps []string
@@ -117,12 +117,12 @@ func claimOwned(ctx context.Context, q querier, picks []dueRow, p herald.ClaimPa
 		_, err := q.Exec(ctx, idleClaimQuery, p.Node, release, p.Now)
 		return nil, err
 	}
-	return queryAll(ctx, q, scanOwnedJob, claimOwnedQuery, ids, p.LeaseUntil, p.Now, eps, p.Node, release,
+	return queryAll(ctx, q, func(sc scanner) (herald.DeliveryJob, error) { return scanOwnedJob(c, sc) }, claimOwnedQuery, ids, p.LeaseUntil, p.Now, eps, p.Node, release,
 		p.Now.Add(herald.ThrottleHorizon))
 }
 
 // scanOwnedJob scans one row of claimOwnedQuery: a job and its turn.
-func scanOwnedJob(sc scanner) (herald.DeliveryJob, error) {
+func scanOwnedJob(c secretCodec, sc scanner) (herald.DeliveryJob, error) {
 	var (
 		m  messageRow
 		d  deliveryRow
@@ -133,7 +133,7 @@ func scanOwnedJob(sc scanner) (herald.DeliveryJob, error) {
 	if err := sc.Scan(dest...); err != nil {
 		return herald.DeliveryJob{}, err
 	}
-	ep, err := e.endpoint()
+	ep, err := e.endpoint(c)
 	job := herald.DeliveryJob{Message: m.message(), Delivery: d.delivery(), Endpoint: ep}
 	if nb.Valid {
 		job.NotBefore = nb.Time.UTC()

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/herald-webhooks/herald"
@@ -26,10 +27,14 @@ type secretJSON struct {
 
 // endpointArgs are the encoded columns of ep after id and app_id, up to
 // secrets.
-func endpointArgs(ep *herald.Endpoint) ([]any, error) {
+func endpointArgs(c secretCodec, ep *herald.Endpoint) ([]any, error) {
 	var secrets []secretJSON
 	for _, sec := range ep.Secrets {
-		secrets = append(secrets, secretJSON{Key: sec.Key, ExpiresAt: sec.ExpiresAt})
+		key, err := c.seal(sec.Key)
+		if err != nil {
+			return nil, fmt.Errorf("encrypt endpoint secret: %w", err)
+		}
+		secrets = append(secrets, secretJSON{Key: key, ExpiresAt: sec.ExpiresAt})
 	}
 	enc := []any{ep.Metadata, ep.Headers, secrets}
 	for i, v := range enc {
@@ -58,8 +63,8 @@ func (r *endpointRow) dest() []any {
 		&r.throttle, &r.meta, &r.hdrs, &r.secrets, &e.CreatedAt, &e.UpdatedAt}
 }
 
-// endpoint decodes the scanned columns.
-func (r *endpointRow) endpoint() (herald.Endpoint, error) {
+// endpoint decodes the scanned columns, decrypting the secrets with c.
+func (r *endpointRow) endpoint(c secretCodec) (herald.Endpoint, error) {
 	e := r.e
 	e.UID = fromNullStr(r.uid)
 	e.ThrottleRate = fromIntPtr(r.throttle)
@@ -74,25 +79,28 @@ func (r *endpointRow) endpoint() (herald.Endpoint, error) {
 		}
 	}
 	for _, sec := range stored {
-		e.Secrets = append(e.Secrets, herald.EndpointSecret{Key: sec.Key, ExpiresAt: fromTSPtr(sec.ExpiresAt)})
+		e.Secrets = append(e.Secrets, herald.EndpointSecret{Key: c.open(sec.Key), ExpiresAt: fromTSPtr(sec.ExpiresAt)})
 	}
 	return e, nil
 }
 
 // scanEndpoint scans endpointColumns, then extra.
-func scanEndpoint(sc scanner, extra ...any) (herald.Endpoint, error) {
+func scanEndpoint(c secretCodec, sc scanner, extra ...any) (herald.Endpoint, error) {
 	var r endpointRow
 	if err := sc.Scan(append(r.dest(), extra...)...); err != nil {
 		return r.e, err
 	}
-	return r.endpoint()
+	return r.endpoint(c)
 }
 
-func scanEndpointRow(sc scanner) (herald.Endpoint, error) { return scanEndpoint(sc) }
+// endpointScanner returns a row scanner of endpointColumns for queryAll.
+func endpointScanner(c secretCodec) func(scanner) (herald.Endpoint, error) {
+	return func(sc scanner) (herald.Endpoint, error) { return scanEndpoint(c, sc) }
+}
 
 // EndpointCreate implements herald.EndpointStore.
 func (s *Store) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
-	enc, err := endpointArgs(ep)
+	enc, err := endpointArgs(s.codec, ep)
 	if err != nil {
 		return err
 	}
@@ -115,7 +123,7 @@ func (s *Store) EndpointGet(ctx context.Context, appID, key string) (*herald.End
 	var ep herald.Endpoint
 	err := s.read(ctx, "get endpoint", func(q querier) error {
 		var err error
-		ep, err = scanEndpoint(q.QueryRow(ctx, "SELECT "+endpointColumns+
+		ep, err = scanEndpoint(s.codec, q.QueryRow(ctx, "SELECT "+endpointColumns+
 			" FROM endpoints WHERE app_id = $1 AND (id = $2 OR uid = $2) ORDER BY id = $2 DESC LIMIT 1", appID, key))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errEndpointNotFound
@@ -136,7 +144,7 @@ func (s *Store) EndpointGet(ctx context.Context, appID, key string) (*herald.End
 
 // EndpointUpdate implements herald.EndpointStore.
 func (s *Store) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
-	enc, err := endpointArgs(ep)
+	enc, err := endpointArgs(s.codec, ep)
 	if err != nil {
 		return err
 	}
@@ -187,7 +195,7 @@ func (s *Store) EndpointList(ctx context.Context, appID string, p herald.ListPar
 			return err
 		}
 		var err error
-		rows, err = queryAll(ctx, q, scanEndpointRow, query, a...)
+		rows, err = queryAll(ctx, q, endpointScanner(s.codec), query, a...)
 		if err != nil {
 			return err
 		}

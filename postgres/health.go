@@ -228,7 +228,7 @@ func (s *Store) EndpointAutoDisable(ctx context.Context, p herald.AutoDisablePar
 		}
 		eps, err := collect(rows, func(sc scanner) (found, error) {
 			var first time.Time
-			ep, err := scanEndpoint(sc, &first)
+			ep, err := scanEndpoint(s.codec, sc, &first)
 			return found{ep, first.UTC()}, err
 		})
 		if err != nil {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/herald-webhooks/herald"
+	"github.com/herald-webhooks/herald/internal/secretbox"
 	"github.com/herald-webhooks/herald/storetest"
 	"github.com/jackc/pgx/v5"
 )
@@ -73,7 +75,7 @@ func openTest(t testing.TB, url, schema string) *Store {
 
 func TestStore(t *testing.T) {
 	url := testURL(t)
-	storetest.Run(t, storetest.Harness{
+	storetest.Run(t, cipherHarness(url, storetest.Harness{
 		New: func(t *testing.T) herald.Store {
 			return openTest(t, url, newSchema(t, url))
 		},
@@ -84,7 +86,61 @@ func TestStore(t *testing.T) {
 			}
 			return openTest(t, url, st.cfg.Schema)
 		},
-	})
+	}))
+}
+
+// cipherHarness adds to h the encryption tests' hooks.
+func cipherHarness(url string, h storetest.Harness) storetest.Harness {
+	h.OpenCipher = func(t *testing.T, s herald.Store, c herald.SecretCipher, skip bool) (herald.Store, error) {
+		st := s.(*Store)
+		if err := st.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		ns, err := Open(context.Background(), Config{URL: url, Schema: st.cfg.Schema, MaxConns: 8, Cipher: c, SkipKeyCheck: skip})
+		if err != nil {
+			return s, err
+		}
+		t.Cleanup(func() { ns.Close() })
+		return ns, nil
+	}
+	h.RawSecrets = func(t *testing.T, s herald.Store, endpointID string) string {
+		var raw string
+		err := s.(*Store).pool.QueryRow(context.Background(), "SELECT secrets::text FROM endpoints WHERE id = $1", endpointID).Scan(&raw)
+		if err != nil {
+			t.Fatalf("read the secrets column: %v", err)
+		}
+		return raw
+	}
+	return h
+}
+
+// TestStoreEncrypted runs the conformance suite with endpoint secrets
+// encrypted at rest: the contract holds either way.
+func TestStoreEncrypted(t *testing.T) {
+	url := testURL(t)
+	c, err := secretbox.New(bytes.Repeat([]byte{7}, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(t *testing.T, schema string) *Store {
+		s, err := Open(context.Background(), Config{URL: url, Schema: schema, MaxConns: 8, Cipher: c})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	storetest.Run(t, cipherHarness(url, storetest.Harness{
+		Cipher: c,
+		New:    func(t *testing.T) herald.Store { return open(t, newSchema(t, url)) },
+		Reopen: func(t *testing.T, s herald.Store) herald.Store {
+			st := s.(*Store)
+			if err := st.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			return open(t, st.cfg.Schema)
+		},
+	}))
 }
 
 func TestOpenRequiresURL(t *testing.T) {

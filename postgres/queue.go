@@ -56,15 +56,15 @@ const claimedJobs = `SELECT ` + messageColumns + `, ` + deliveryColumnsC + `, ` 
 
 // claimIDs claims the deliveries ids (those still pending and free) and
 // returns them as jobs.
-func claimIDs(ctx context.Context, q querier, ids []string, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
+func claimIDs(ctx context.Context, q querier, c secretCodec, ids []string, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return queryAll(ctx, q, scanJob, claimQuery, ids, p.LeaseUntil, p.Now)
+	return queryAll(ctx, q, func(sc scanner) (herald.DeliveryJob, error) { return scanJob(c, sc) }, claimQuery, ids, p.LeaseUntil, p.Now)
 }
 
 // scanJob scans one row of claimQuery.
-func scanJob(sc scanner) (herald.DeliveryJob, error) {
+func scanJob(c secretCodec, sc scanner) (herald.DeliveryJob, error) {
 	var (
 		m messageRow
 		d deliveryRow
@@ -74,7 +74,7 @@ func scanJob(sc scanner) (herald.DeliveryJob, error) {
 	if err := sc.Scan(dest...); err != nil {
 		return herald.DeliveryJob{}, err
 	}
-	ep, err := e.endpoint()
+	ep, err := e.endpoint(c)
 	return herald.DeliveryJob{Message: m.message(), Delivery: d.delivery(), Endpoint: ep}, err
 }
 
@@ -85,7 +85,7 @@ func (s *Store) DeliveryClaim(ctx context.Context, p herald.ClaimParams) ([]hera
 	if p.Limit <= 0 {
 		return nil, nil
 	}
-	c := newClaimer(p, &s.held)
+	c := newClaimer(p, &s.held, s.codec)
 	err := s.read(ctx, "claim deliveries", func(q querier) error { return c.run(ctx, q) })
 	if err != nil && len(c.jobs) == 0 {
 		return nil, err

@@ -59,6 +59,16 @@ type Config struct {
 	// Observer is told about each write batch (group commit): its size and
 	// duration. Default: none.
 	Observer herald.StoreObserver
+	// Cipher, when set, encrypts endpoint secrets at rest: they are
+	// encrypted as they are written and decrypted as they are read.
+	// Default: none (secrets are stored as they are).
+	Cipher herald.SecretCipher
+	// SkipKeyCheck opens the database without comparing Cipher with the
+	// key check value it stores (see herald.CheckKey): for copying into it
+	// (migrate-store) and for re-encrypting secrets a lost key left
+	// unreadable. Default: the check runs, and Open fails on a wrong key
+	// or on a database with encrypted secrets and no Cipher.
+	SkipKeyCheck bool
 }
 
 // withDefaults returns cfg with its zero values replaced by the defaults.
@@ -98,6 +108,7 @@ type Store struct {
 	closed  atomic.Bool
 	hints   fanOutHints
 	held    heldEndpoints // endpoints shared claims leave alone for now
+	codec   secretCodec
 
 	closeOnce sync.Once
 	closeErr  error
@@ -131,6 +142,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool:    pool,
 		channel: notifyChannel(cfg.Schema),
 		notify:  make(chan struct{}, 1),
+		codec:   secretCodec{cfg.Cipher},
 	}
 	s.lis, err = startListener(ctx, poolCfg.ConnConfig, s.channel, s.signal, cfg.Logger, listenKeepalive)
 	if err != nil {
@@ -138,6 +150,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open postgres store: listen for notifications: %w", mapErr(err))
 	}
 	s.w = newWriter(s)
+	if !cfg.SkipKeyCheck {
+		if err := s.checkKey(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open postgres store: %w", err)
+		}
+	}
 	cfg.Logger.Debug("postgres store opened", "schema", cfg.Schema)
 	return s, nil
 }

@@ -133,7 +133,7 @@ func stepTask(w *wtx, t *herald.Task, limit int, now time.Time) error {
 		t.Status, t.Error = herald.TaskFailed, "unknown task kind "+t.Kind
 		return nil
 	}
-	ep, err := scanEndpoint(w.tx.QueryRow(w.ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1 AND app_id = $2",
+	ep, err := scanEndpoint(w.codec, w.tx.QueryRow(w.ctx, "SELECT "+endpointColumns+" FROM endpoints WHERE id = $1 AND app_id = $2",
 		t.Params.EndpointID, t.AppID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		t.Status, t.Error = herald.TaskFailed, "endpoint not found"

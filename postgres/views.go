@@ -73,7 +73,7 @@ func (s *Store) MessageEndpointList(ctx context.Context, appID, msgID string, p 
 			var me herald.MessageEndpoint
 			var next time.Time
 			var err error
-			me.Endpoint, err = scanEndpoint(sc, &me.Status, &next)
+			me.Endpoint, err = scanEndpoint(s.codec, sc, &me.Status, &next)
 			me.NextAttemptAt = nextAttempt(me.Status, next)
 			return me, err
 		}, query, a...)

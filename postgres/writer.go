@@ -41,6 +41,7 @@ type wtx struct {
 	ctx    context.Context
 	tx     pgx.Tx
 	notify bool
+	codec  secretCodec // the store's, for endpoints read in transactions
 }
 
 func (x *wtx) exec(query string, args ...any) (pgconn.CommandTag, error) {
@@ -318,7 +319,7 @@ func (w *writer) runBatchTx(ctx context.Context, ops []*writeOp, savepoints bool
 	defer rollback(tx) // a no-op after Commit
 	results = make([]error, len(ops))
 	for i, op := range ops {
-		x := &wtx{ctx: ctx, tx: tx}
+		x := &wtx{ctx: ctx, tx: tx, codec: w.s.codec}
 		var opErr error
 		if savepoints {
 			if opErr, err = runSavepoint(x, op.fn); err != nil {
@@ -365,7 +366,7 @@ func runSavepoint(x *wtx, fn func(w *wtx) error) (opErr, fatal error) {
 	if err != nil {
 		return nil, fmt.Errorf("savepoint: %w", err)
 	}
-	inner := &wtx{ctx: x.ctx, tx: sp}
+	inner := &wtx{ctx: x.ctx, tx: sp, codec: x.codec}
 	if opErr = callOp(fn, inner); opErr != nil {
 		if err := sp.Rollback(x.ctx); err != nil {
 			return nil, fmt.Errorf("rollback to savepoint after %v: %w", opErr, err)

@@ -45,6 +45,11 @@ type Key struct {
 // a 32-byte ed25519 public key (verify only).
 func ParseKey(secret string) (Key, error) {
 	switch {
+	case strings.HasPrefix(secret, "enc:"):
+		// A secret Herald stores encrypted, read without the key it was
+		// encrypted with (see HERALD_ENCRYPTION_KEY).
+		return Key{}, fmt.Errorf("%w: the secret is stored encrypted with a key this server does not have "+
+			"(HERALD_ENCRYPTION_KEY, HERALD_ENCRYPTION_OLD_KEYS); rotate the endpoint's secret", ErrInvalidSecret)
 	case strings.HasPrefix(secret, PrefixSecretKey):
 		raw, err := base64.StdEncoding.DecodeString(secret[len(PrefixSecretKey):])
 		if err != nil || len(raw) != ed25519.PrivateKeySize {

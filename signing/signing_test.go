@@ -218,3 +218,13 @@ func BenchmarkSignatureHeader(b *testing.B) {
 		}
 	}
 }
+
+// TestParseKeyEncrypted: a secret left encrypted (its key lost) is refused
+// with a reason that says so, without repeating the value.
+func TestParseKeyEncrypted(t *testing.T) {
+	const stored = "enc:v1:0123abcd:c2VjcmV0Y2lwaGVydGV4dA"
+	_, err := ParseKey(stored)
+	if !errors.Is(err, ErrInvalidSecret) || !strings.Contains(err.Error(), "stored encrypted") || strings.Contains(err.Error(), stored) {
+		t.Fatalf("ParseKey(encrypted) = %v", err)
+	}
+}

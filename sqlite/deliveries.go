@@ -332,7 +332,7 @@ func loadJobs(w *wtx, ids []string) ([]herald.DeliveryJob, error) {
 	if err != nil {
 		return nil, err
 	}
-	eps, err := collect(rows, scanEndpointRow)
+	eps, err := collect(rows, endpointScanner(w.w.codec))
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -26,10 +27,14 @@ type secretJSON struct {
 }
 
 // endpointArgs are the encoded columns of ep after id and app_id.
-func endpointArgs(ep *herald.Endpoint) ([]any, error) {
+func endpointArgs(c secretCodec, ep *herald.Endpoint) ([]any, error) {
 	var secrets []secretJSON
 	for _, sec := range ep.Secrets {
-		secrets = append(secrets, secretJSON{Key: sec.Key, ExpiresAt: sec.ExpiresAt})
+		key, err := c.seal(sec.Key)
+		if err != nil {
+			return nil, fmt.Errorf("encrypt endpoint secret: %w", err)
+		}
+		secrets = append(secrets, secretJSON{Key: key, ExpiresAt: sec.ExpiresAt})
 	}
 	enc := []any{ep.EventTypes, ep.Channels, ep.Metadata, ep.Headers, secrets}
 	for i, v := range enc {
@@ -43,7 +48,8 @@ func endpointArgs(ep *herald.Endpoint) ([]any, error) {
 		intPtr(ep.ThrottleRate), enc[2], enc[3], enc[4]}, nil
 }
 
-func scanEndpoint(sc scanner, extra ...any) (herald.Endpoint, error) {
+// scanEndpoint scans endpointColumns, then extra, decrypting the secrets.
+func scanEndpoint(c secretCodec, sc scanner, extra ...any) (herald.Endpoint, error) {
 	var (
 		e                                 herald.Endpoint
 		uid                               sql.NullString
@@ -70,12 +76,15 @@ func scanEndpoint(sc scanner, extra ...any) (herald.Endpoint, error) {
 		}
 	}
 	for _, sec := range stored {
-		e.Secrets = append(e.Secrets, herald.EndpointSecret{Key: sec.Key, ExpiresAt: utcPtr(sec.ExpiresAt)})
+		e.Secrets = append(e.Secrets, herald.EndpointSecret{Key: c.open(sec.Key), ExpiresAt: utcPtr(sec.ExpiresAt)})
 	}
 	return e, nil
 }
 
-func scanEndpointRow(sc scanner) (herald.Endpoint, error) { return scanEndpoint(sc) }
+// endpointScanner returns a row scanner of endpointColumns for collect.
+func endpointScanner(c secretCodec) func(scanner) (herald.Endpoint, error) {
+	return func(sc scanner) (herald.Endpoint, error) { return scanEndpoint(c, sc) }
+}
 
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
@@ -87,7 +96,7 @@ func utcPtr(t *time.Time) *time.Time {
 
 // EndpointCreate implements herald.EndpointStore.
 func (s *Store) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
-	args, err := endpointArgs(ep)
+	args, err := endpointArgs(s.codec, ep)
 	if err != nil {
 		return err
 	}
@@ -113,7 +122,7 @@ func (s *Store) EndpointGet(ctx context.Context, appID, key string) (*herald.End
 	var ep herald.Endpoint
 	err := s.read(ctx, "get endpoint", func(q querier) error {
 		var err error
-		ep, err = getEndpoint(ctx, q, appID, key)
+		ep, err = getEndpoint(ctx, q, s.codec, appID, key)
 		if err != nil {
 			return err
 		}
@@ -128,8 +137,8 @@ func (s *Store) EndpointGet(ctx context.Context, appID, key string) (*herald.End
 	return &ep, nil
 }
 
-func getEndpoint(ctx context.Context, q querier, appID, key string) (herald.Endpoint, error) {
-	ep, err := scanEndpoint(q.QueryRowContext(ctx, "SELECT "+endpointColumns+
+func getEndpoint(ctx context.Context, q querier, c secretCodec, appID, key string) (herald.Endpoint, error) {
+	ep, err := scanEndpoint(c, q.QueryRowContext(ctx, "SELECT "+endpointColumns+
 		" FROM endpoints WHERE app_id = ? AND (id = ? OR uid = ?) ORDER BY id = ? DESC LIMIT 1",
 		appID, key, key, key))
 	if err == sql.ErrNoRows {
@@ -140,7 +149,7 @@ func getEndpoint(ctx context.Context, q querier, appID, key string) (herald.Endp
 
 // EndpointUpdate implements herald.EndpointStore.
 func (s *Store) EndpointUpdate(ctx context.Context, ep *herald.Endpoint) error {
-	args, err := endpointArgs(ep)
+	args, err := endpointArgs(s.codec, ep)
 	if err != nil {
 		return err
 	}
@@ -208,7 +217,7 @@ func (s *Store) EndpointList(ctx context.Context, appID string, p herald.ListPar
 		if err != nil {
 			return err
 		}
-		rows, err = collect(r, scanEndpointRow)
+		rows, err = collect(r, endpointScanner(s.codec))
 		if err != nil {
 			return err
 		}

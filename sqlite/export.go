@@ -94,6 +94,8 @@ var exportTables = []exportTable{
 	{"tasks", []exportColumn{col("id", textColumn), col("app_id", textColumn), col("kind", textColumn),
 		col("status", textColumn), col("params", jsonColumn), col("cursor", textColumn), col("scanned", intColumn),
 		col("queued", intColumn), col("skipped", intColumn), col("error", textColumn), col("created_at", timeColumn), col("updated_at", timeColumn)}},
+	// The encryption key check goes with the secrets, copied encrypted.
+	{"settings", []exportColumn{col("name", textColumn), col("value", textColumn)}},
 }
 
 // pollConsumerExport is a consumer's position as exported. Positions

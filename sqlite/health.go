@@ -178,7 +178,7 @@ func (s *Store) EndpointAutoDisable(ctx context.Context, p herald.AutoDisablePar
 		}
 		eps, err := collect(rows, func(sc scanner) (found, error) {
 			var first int64
-			ep, err := scanEndpoint(sc, &first)
+			ep, err := scanEndpoint(s.codec, sc, &first)
 			return found{ep, fromTS(first)}, err
 		})
 		if err != nil {

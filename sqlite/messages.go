@@ -191,7 +191,7 @@ func fanOutEndpoints(w *wtx, appID string) ([]herald.Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	eps, err := collect(rows, scanEndpointRow)
+	eps, err := collect(rows, endpointScanner(w.w.codec))
 	if err != nil {
 		return nil, err
 	}

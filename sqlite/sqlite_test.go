@@ -1,12 +1,14 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/herald-webhooks/herald"
+	"github.com/herald-webhooks/herald/internal/secretbox"
 	"github.com/herald-webhooks/herald/storetest"
 )
 
@@ -28,7 +30,7 @@ func openTestConfig(t testing.TB, cfg Config) *Store {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, storetest.Harness{
+	storetest.Run(t, cipherHarness(storetest.Harness{
 		New: func(t *testing.T) herald.Store {
 			return openTest(t, filepath.Join(t.TempDir(), "herald.db"))
 		},
@@ -40,7 +42,7 @@ func TestStore(t *testing.T) {
 			}
 			return openTest(t, path)
 		},
-	})
+	}))
 }
 
 // TestStoreClaimOnCreate runs the conformance suite with fresh
@@ -143,4 +145,55 @@ func TestMigrationsIdempotent(t *testing.T) {
 		}
 		s.Close()
 	}
+}
+
+// cipherHarness adds to h the encryption tests' hooks.
+func cipherHarness(h storetest.Harness) storetest.Harness {
+	h.OpenCipher = func(t *testing.T, s herald.Store, c herald.SecretCipher, skip bool) (herald.Store, error) {
+		st := s.(*Store)
+		if err := st.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		ns, err := Open(context.Background(), Config{Path: st.path, Cipher: c, SkipKeyCheck: skip})
+		if err != nil {
+			return s, err
+		}
+		t.Cleanup(func() { ns.Close() })
+		return ns, nil
+	}
+	h.RawSecrets = func(t *testing.T, s herald.Store, endpointID string) string {
+		var raw string
+		err := s.(*Store).rdb.QueryRowContext(context.Background(), "SELECT secrets FROM endpoints WHERE id = ?", endpointID).Scan(&raw)
+		if err != nil {
+			t.Fatalf("read the secrets column: %v", err)
+		}
+		return raw
+	}
+	return h
+}
+
+// TestStoreEncrypted runs the conformance suite with endpoint secrets
+// encrypted at rest: the contract holds either way.
+func TestStoreEncrypted(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, secretbox.KeySize)
+	c, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(t *testing.T, path string) *Store {
+		return openTestConfig(t, Config{Path: path, Cipher: c})
+	}
+	storetest.Run(t, cipherHarness(storetest.Harness{
+		Cipher: c,
+		New: func(t *testing.T) herald.Store {
+			return open(t, filepath.Join(t.TempDir(), "herald.db"))
+		},
+		Reopen: func(t *testing.T, s herald.Store) herald.Store {
+			st := s.(*Store)
+			if err := st.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			return open(t, st.path)
+		},
+	}))
 }

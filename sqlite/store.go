@@ -45,6 +45,16 @@ type Config struct {
 	// that rescues every lease when it starts (delivery.Config's
 	// RescueOnStart). Default: off.
 	ClaimOnCreate bool
+	// Cipher, when set, encrypts endpoint secrets at rest: they are
+	// encrypted as they are written and decrypted as they are read.
+	// Default: none (secrets are stored as they are).
+	Cipher herald.SecretCipher
+	// SkipKeyCheck opens the database without comparing Cipher with the
+	// key check value it stores (see herald.CheckKey): for copying it as
+	// it is (migrate-store) and for re-encrypting secrets a lost key left
+	// unreadable. Default: the check runs, and Open fails on a wrong key
+	// or on a database with encrypted secrets and no Cipher.
+	SkipKeyCheck bool
 }
 
 // Store is the embedded SQLite implementation of herald.Store. Writes go
@@ -59,6 +69,7 @@ type Store struct {
 	apps    *appCache
 	due     *dueIndex
 	handoff *handoff
+	codec   secretCodec
 	w       *writer
 	notify  chan struct{}
 
@@ -121,6 +132,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		apps:   newAppCache(),
 		due:    newDueIndex(),
 		notify: make(chan struct{}, 1),
+		codec:  secretCodec{cfg.Cipher},
 	}
 	if s.w, err = newWriter(ctx, wdb, cfg.MaxBatch, cfg.Logger, s.signal); err != nil {
 		wdb.Close()
@@ -130,6 +142,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.w.observer = cfg.Observer // read only once operations are sent to the writer
 	s.handoff = newHandoff(cfg.ClaimOnCreate, s.due)
 	s.w.onDue, s.w.onRollback = s.due.mark, s.due.unknown
+	s.w.codec = s.codec
+	if !cfg.SkipKeyCheck {
+		if err := s.checkKey(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("open sqlite store: %w", err)
+		}
+	}
 	cfg.Logger.Debug("sqlite store opened", "path", cfg.Path)
 	return s, nil
 }

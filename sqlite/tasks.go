@@ -134,7 +134,7 @@ func stepTask(w *wtx, t *herald.Task, limit int, now time.Time) error {
 		t.Status, t.Error = herald.TaskFailed, "unknown task kind "+t.Kind
 		return nil
 	}
-	ep, err := scanEndpoint(w.queryRow("SELECT "+endpointColumns+" FROM endpoints WHERE id = ? AND app_id = ?",
+	ep, err := scanEndpoint(w.w.codec, w.queryRow("SELECT "+endpointColumns+" FROM endpoints WHERE id = ? AND app_id = ?",
 		t.Params.EndpointID, t.AppID))
 	if err == sql.ErrNoRows {
 		t.Status, t.Error = herald.TaskFailed, "endpoint not found"

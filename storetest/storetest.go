@@ -24,6 +24,17 @@ type Harness struct {
 	// store (closed when t ends). Optional: durability tests are skipped
 	// without it.
 	Reopen func(t *testing.T, s herald.Store) herald.Store
+	// Cipher is the cipher New's stores encrypt endpoint secrets with, or
+	// nil when they do not encrypt.
+	Cipher herald.SecretCipher
+	// OpenCipher closes s and opens its database again with cipher c (nil:
+	// none) in the store's config, skipping the key check when
+	// skipKeyCheck; it returns Open's error. Optional: the encryption tests
+	// are skipped without it.
+	OpenCipher func(t *testing.T, s herald.Store, c herald.SecretCipher, skipKeyCheck bool) (herald.Store, error)
+	// RawSecrets returns an endpoint's secrets column as it is stored.
+	// Required with OpenCipher.
+	RawSecrets func(t *testing.T, s herald.Store, endpointID string) string
 }
 
 // test is one subtest of the suite.
@@ -40,7 +51,7 @@ func Run(t *testing.T, h Harness) {
 	for _, group := range [][]test{
 		applicationTests, endpointTests, eventTypeTests, messageTests, fanOutTests,
 		claimTests, queueTests, attemptTests, viewTests, authTests, accessTests, lifecycleTests, concurrencyTests, clusterTests, pollTests, statsTests,
-		healthTests, retentionTests, replayTests, expungedTests,
+		healthTests, retentionTests, replayTests, expungedTests, secretTests,
 	} {
 		all = append(all, group...)
 	}

@@ -1,0 +1,163 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/herald-webhooks/herald"
+	"github.com/jackc/pgx/v5"
+)
+
+// secretCodec encrypts endpoint secrets as they are written and decrypts
+// them as they are read, when the store has a cipher (Config.Cipher).
+type secretCodec struct{ cipher herald.SecretCipher }
+
+// seal returns the stored form of a secret. A value already encrypted (one
+// that no configured key could decrypt when read) is kept as it is.
+func (c secretCodec) seal(key string) (string, error) {
+	if c.cipher == nil || herald.IsEncryptedSecret(key) {
+		return key, nil
+	}
+	return c.cipher.Encrypt(key)
+}
+
+// open returns the plaintext of a stored secret. A value no key decrypts
+// stays encrypted: it cannot sign, so deliveries to its endpoint fail with
+// a reason saying so until the endpoint's secret is rotated.
+func (c secretCodec) open(stored string) string {
+	if c.cipher == nil || !herald.IsEncryptedSecret(stored) {
+		return stored
+	}
+	plain, err := c.cipher.Decrypt(stored)
+	if err != nil {
+		return stored
+	}
+	return plain
+}
+
+// settingGet returns a stored setting.
+func settingGet(ctx context.Context, q querier, name string) (value string, found bool, err error) {
+	err = q.QueryRow(ctx, "SELECT value FROM settings WHERE name = $1", name).Scan(&value)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return value, err == nil, err
+}
+
+// checkKey runs herald.CheckKey against the stored key check value,
+// storing one when the database has none yet (and checking again what is
+// stored then, in case another node stored its own first).
+func (s *Store) checkKey(ctx context.Context) error {
+	stored, found, err := settingGet(ctx, s.pool, herald.KeyCheckSetting)
+	if err != nil {
+		return fmt.Errorf("read the encryption key check: %w", mapErr(err))
+	}
+	value, err := herald.CheckKey(s.codec.cipher, stored, found)
+	if err != nil || value == "" {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+		herald.KeyCheckSetting, value)
+	if err != nil {
+		return fmt.Errorf("store the encryption key check: %w", mapErr(err))
+	}
+	if stored, found, err = settingGet(ctx, s.pool, herald.KeyCheckSetting); err != nil {
+		return fmt.Errorf("read the encryption key check: %w", mapErr(err))
+	}
+	_, err = herald.CheckKey(s.codec.cipher, stored, found)
+	return err
+}
+
+// reencryptBatch is how many endpoints one SecretsReencrypt transaction
+// rewrites at most.
+const reencryptBatch = 100
+
+// SecretsReencrypt implements herald.SecretStore.
+func (s *Store) SecretsReencrypt(ctx context.Context, allowUnreadable bool) (herald.SecretsReencrypted, error) {
+	var done herald.SecretsReencrypted
+	c := s.codec.cipher
+	if c == nil {
+		return done, herald.Errorf(herald.EInvalid, "no encryption key is set: nothing to re-encrypt with")
+	}
+	for after, more := "", true; more; {
+		var batch herald.SecretsReencrypted // set again if the write is retried
+		next := after
+		err := s.write(ctx, "re-encrypt secrets", func(w *wtx) error {
+			var err error
+			batch = herald.SecretsReencrypted{}
+			next, more, err = reencryptRows(w, c, after, &batch)
+			return err
+		})
+		if err != nil {
+			return done, err
+		}
+		after = next
+		done.Endpoints += batch.Endpoints
+		done.Unreadable += batch.Unreadable
+	}
+	if done.Unreadable > 0 && !allowUnreadable {
+		return done, nil
+	}
+	check, err := herald.KeyCheckValue(c)
+	if err != nil {
+		return done, err
+	}
+	return done, s.write(ctx, "store the encryption key check", func(w *wtx) error {
+		_, err := w.exec("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+			herald.KeyCheckSetting, check)
+		return err
+	})
+}
+
+// reencryptRows re-encrypts the secrets of up to reencryptBatch endpoints
+// after ID after, returning the last ID read and whether more may follow.
+func reencryptRows(w *wtx, c herald.SecretCipher, after string, done *herald.SecretsReencrypted) (string, bool, error) {
+	type row struct {
+		id      string
+		secrets []byte
+	}
+	rows, err := w.tx.Query(w.ctx, "SELECT id, secrets FROM endpoints WHERE id > $1 ORDER BY id LIMIT $2 FOR UPDATE",
+		after, reencryptBatch)
+	if err != nil {
+		return after, false, err
+	}
+	batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var out row
+		return out, r.Scan(&out.id, &out.secrets)
+	})
+	if err != nil {
+		return after, false, err
+	}
+	for _, r := range batch {
+		var stored []secretJSON
+		if err := fromJSON(r.secrets, &stored); err != nil {
+			return after, false, fmt.Errorf("endpoint %s: %w", r.id, err)
+		}
+		changed, unreadable := false, false
+		for i := range stored {
+			out, ch, err := herald.ReencryptSecret(c, stored[i].Key)
+			unreadable = unreadable || err != nil
+			changed = changed || ch
+			stored[i].Key = out
+		}
+		if unreadable {
+			done.Unreadable++
+		}
+		if !changed {
+			continue
+		}
+		arg, err := jsonArg(stored)
+		if err != nil {
+			return after, false, err
+		}
+		if _, err := w.exec("UPDATE endpoints SET secrets = $1 WHERE id = $2", arg, r.id); err != nil {
+			return after, false, err
+		}
+		done.Endpoints++
+	}
+	if len(batch) == 0 {
+		return after, false, nil
+	}
+	return batch[len(batch)-1].id, len(batch) == reencryptBatch, nil
+}

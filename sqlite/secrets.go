@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/herald-webhooks/herald"
+)
+
+// secretCodec encrypts endpoint secrets as they are written and decrypts
+// them as they are read, when the store has a cipher (Config.Cipher).
+type secretCodec struct{ cipher herald.SecretCipher }
+
+// seal returns the stored form of a secret. A value already encrypted (one
+// that no configured key could decrypt when read) is kept as it is.
+func (c secretCodec) seal(key string) (string, error) {
+	if c.cipher == nil || herald.IsEncryptedSecret(key) {
+		return key, nil
+	}
+	return c.cipher.Encrypt(key)
+}
+
+// open returns the plaintext of a stored secret. A value no key decrypts
+// stays encrypted: it cannot sign, so deliveries to its endpoint fail with
+// a reason saying so until the endpoint's secret is rotated.
+func (c secretCodec) open(stored string) string {
+	if c.cipher == nil || !herald.IsEncryptedSecret(stored) {
+		return stored
+	}
+	plain, err := c.cipher.Decrypt(stored)
+	if err != nil {
+		return stored
+	}
+	return plain
+}
+
+// settingGet returns a stored setting.
+func settingGet(ctx context.Context, q querier, name string) (value string, found bool, err error) {
+	err = q.QueryRowContext(ctx, "SELECT value FROM settings WHERE name = ?", name).Scan(&value)
+	if err == sql.ErrNoRows {
+		return "", false, nil
+	}
+	return value, err == nil, err
+}
+
+// checkKey runs herald.CheckKey against the stored key check value,
+// storing one when the database has none yet.
+func (s *Store) checkKey(ctx context.Context) error {
+	stored, found, err := settingGet(ctx, s.reader, herald.KeyCheckSetting)
+	if err != nil {
+		return fmt.Errorf("read the encryption key check: %w", err)
+	}
+	value, err := herald.CheckKey(s.codec.cipher, stored, found)
+	if err != nil || value == "" {
+		return err
+	}
+	return s.write(ctx, "store the encryption key check", func(w *wtx) error {
+		_, err := w.exec("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+			herald.KeyCheckSetting, value)
+		return err
+	})
+}
+
+// reencryptBatch is how many endpoints one SecretsReencrypt transaction
+// rewrites at most.
+const reencryptBatch = 100
+
+// SecretsReencrypt implements herald.SecretStore.
+func (s *Store) SecretsReencrypt(ctx context.Context, allowUnreadable bool) (herald.SecretsReencrypted, error) {
+	var done herald.SecretsReencrypted
+	c := s.codec.cipher
+	if c == nil {
+		return done, herald.Errorf(herald.EInvalid, "no encryption key is set: nothing to re-encrypt with")
+	}
+	for after, more := "", true; more; {
+		var batch herald.SecretsReencrypted // set again if the write is retried
+		next := after
+		err := s.write(ctx, "re-encrypt secrets", func(w *wtx) error {
+			var err error
+			batch = herald.SecretsReencrypted{}
+			next, more, err = reencryptRows(w, c, after, &batch)
+			return err
+		})
+		if err != nil {
+			return done, err
+		}
+		after = next
+		done.Endpoints += batch.Endpoints
+		done.Unreadable += batch.Unreadable
+	}
+	if done.Unreadable > 0 && !allowUnreadable {
+		return done, nil
+	}
+	check, err := herald.KeyCheckValue(c)
+	if err != nil {
+		return done, err
+	}
+	return done, s.write(ctx, "store the encryption key check", func(w *wtx) error {
+		_, err := w.exec("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+			herald.KeyCheckSetting, check)
+		return err
+	})
+}
+
+// reencryptRows re-encrypts the secrets of up to reencryptBatch endpoints
+// after ID after, returning the last ID read and whether more may follow.
+func reencryptRows(w *wtx, c herald.SecretCipher, after string, done *herald.SecretsReencrypted) (string, bool, error) {
+	rows, err := w.query("SELECT id, secrets FROM endpoints WHERE id > ? ORDER BY id LIMIT ?", after, reencryptBatch)
+	if err != nil {
+		return after, false, err
+	}
+	type row struct {
+		id      string
+		secrets sql.NullString
+	}
+	var batch []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.secrets); err != nil {
+			rows.Close()
+			return after, false, err
+		}
+		batch = append(batch, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return after, false, err
+	}
+	for _, r := range batch {
+		var stored []secretJSON
+		if err := fromJSON(r.secrets, &stored); err != nil {
+			return after, false, fmt.Errorf("endpoint %s: %w", r.id, err)
+		}
+		changed, unreadable := false, false
+		for i := range stored {
+			out, ch, err := herald.ReencryptSecret(c, stored[i].Key)
+			unreadable = unreadable || err != nil
+			changed = changed || ch
+			stored[i].Key = out
+		}
+		if unreadable {
+			done.Unreadable++
+		}
+		if !changed {
+			continue
+		}
+		text, err := jsonText(stored)
+		if err != nil {
+			return after, false, err
+		}
+		if _, err := w.exec("UPDATE endpoints SET secrets = ? WHERE id = ?", text, r.id); err != nil {
+			return after, false, err
+		}
+		done.Endpoints++
+	}
+	if len(batch) == 0 {
+		return after, false, nil
+	}
+	return batch[len(batch)-1].id, len(batch) == reencryptBatch, nil
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/herald-webhooks/herald"
 	"github.com/herald-webhooks/herald/internal/egress"
+	"github.com/herald-webhooks/herald/internal/secretbox"
 )
 
 // Config is everything `herald serve` can be told. Each field is set by a
@@ -112,6 +114,24 @@ type Config struct {
 	// PayloadRetentionDay is the length of one day of a message's
 	// payloadRetentionPeriod. Default 24h; shorter only to test retention.
 	PayloadRetentionDay time.Duration
+	// EncryptionKey, when set, encrypts endpoint secrets at rest with
+	// AES-256-GCM: the standard base64 of 32 random bytes (herald gen-key).
+	// Default: none (secrets stored as they are).
+	EncryptionKey string
+	// EncryptionOldKeys are earlier keys, comma-separated, that only
+	// decrypt, while herald rotate-encryption-key moves every secret to
+	// EncryptionKey. Default: none.
+	EncryptionOldKeys string
+}
+
+// Cipher returns the endpoint secrets' cipher of EncryptionKey and
+// EncryptionOldKeys, or nil when no key is set.
+func (c Config) Cipher() (herald.SecretCipher, error) {
+	box, err := secretbox.FromConfig(c.EncryptionKey, c.EncryptionOldKeys)
+	if err != nil || box == nil {
+		return nil, err // never a nil *Box in a non-nil interface
+	}
+	return box, nil
 }
 
 // Embedded reports whether the store is the embedded database in DataDir.
@@ -288,6 +308,20 @@ func settings() []setting {
 			c.RetentionInterval = d
 			return err
 		}},
+		{"encryption-key", "HERALD_ENCRYPTION_KEY", "", "key that encrypts endpoint secrets at rest: base64 of 32 bytes (herald gen-key); off when empty", func(c *Config, v string) error {
+			if v != "" {
+				if _, err := secretbox.ParseKey(v); err != nil {
+					return err
+				}
+			}
+			c.EncryptionKey = v
+			return nil
+		}},
+		{"encryption-old-keys", "HERALD_ENCRYPTION_OLD_KEYS", "", "comma-separated earlier encryption keys, used only to decrypt (key rotation)", func(c *Config, v string) error {
+			c.EncryptionOldKeys = v
+			_, err := secretbox.FromConfig(secretbox.NewKey(), v) // checks each key, whatever the current one
+			return err
+		}},
 		{"payload-retention-day", "HERALD_PAYLOAD_RETENTION_DAY", "24h", "length of one day of payloadRetentionPeriod (shorter only to test retention)", func(c *Config, v string) error {
 			d, err := parsePositiveDuration(v)
 			if err == nil && d > 24*time.Hour {
@@ -331,6 +365,9 @@ func (c Config) crossCheck() []string {
 		problems = append(problems, fmt.Sprintf("HERALD_DELIVERY_LEASE=%v: must be at least the request timeout (%v) + 5s, or deliveries would be taken over while their attempt runs",
 			c.DeliveryLease, c.RequestTimeout))
 	}
+	if c.EncryptionOldKeys != "" && c.EncryptionKey == "" {
+		problems = append(problems, "HERALD_ENCRYPTION_OLD_KEYS is set without HERALD_ENCRYPTION_KEY: old keys only decrypt, set the current key too")
+	}
 	if c.AttemptRetention < c.AttemptResponseRetention {
 		problems = append(problems, fmt.Sprintf("HERALD_ATTEMPT_RETENTION=%v: must be at least HERALD_ATTEMPT_RESPONSE_RETENTION (%v)",
 			c.AttemptRetention, c.AttemptResponseRetention))
@@ -372,7 +409,7 @@ func loadConfig(name string, args []string, environ []string, stderr io.Writer) 
 			value, source = *flagValues[s.flag], "--"+s.flag
 		}
 		if err := s.apply(&cfg, value); err != nil {
-			problems = append(problems, fmt.Sprintf("%s=%q: %v", source, value, err))
+			problems = append(problems, fmt.Sprintf("%s=%s: %v", source, shownValue(s.flag, value), err))
 		}
 	}
 	if len(problems) == 0 {
@@ -384,6 +421,25 @@ func loadConfig(name string, args []string, environ []string, stderr io.Writer) 
 	}
 	cfg.DataDir = filepath.Clean(cfg.DataDir)
 	return cfg, nil
+}
+
+// secretSettings are the settings whose values are credentials: a
+// configuration error never repeats them.
+var secretSettings = map[string]bool{"admin-token": true, "encryption-key": true, "encryption-old-keys": true}
+
+// shownValue is a setting's value as a configuration error shows it,
+// quoted: hidden for a credential, without the password for a URL.
+func shownValue(flag, value string) string {
+	switch {
+	case secretSettings[flag] && value != "":
+		return "(hidden)"
+	case flag == "database-url":
+		if u, err := url.Parse(value); err == nil {
+			return strconv.Quote(u.Redacted())
+		}
+		return "(hidden: not a valid URL)"
+	}
+	return strconv.Quote(value)
 }
 
 // unknownEnv names every HERALD_* variable in environ that is not a setting,

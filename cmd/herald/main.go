@@ -49,6 +49,10 @@ func run(ctx context.Context, args []string, environ []string, stdout, stderr io
 		return runBackup(ctx, rest, environ, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "gen-key":
+		return runGenKey(rest, stdout)
+	case "rotate-encryption-key":
+		return runRotateKey(ctx, rest, environ, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "herald %s\n", version)
 		return nil
@@ -70,6 +74,9 @@ Usage:
                          copy the embedded database of DIR into an empty PostgreSQL schema
   herald backup [--data-dir DIR] [--force] FILE
                          write a consistent copy of the embedded database to FILE (also while serve runs)
+  herald gen-key         print a new key for HERALD_ENCRYPTION_KEY (encrypts endpoint secrets at rest)
+  herald rotate-encryption-key [--data-dir DIR | --database-url URL] [--allow-unreadable]
+                         re-encrypt every endpoint secret with HERALD_ENCRYPTION_KEY (old keys in HERALD_ENCRYPTION_OLD_KEYS)
   herald bench [flags]   measure throughput, latency, fan-out, isolation and backlog (herald bench -h)
   herald version         print the version
 `)

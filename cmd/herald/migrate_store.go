@@ -49,12 +49,16 @@ func runMigrateStore(ctx context.Context, args []string, environ []string, stdou
 	defer unlock()
 
 	logger := newLogger(Config{LogLevel: "warn"}, stderr)
-	src, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath, Logger: logger})
+	// Endpoint secrets are copied as they are stored, encrypted or not,
+	// with the encryption key check: the copy needs no key, and PostgreSQL
+	// is then served with the same HERALD_ENCRYPTION_KEY as the data dir.
+	src, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath, Logger: logger, SkipKeyCheck: true})
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	dst, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: cfg.DatabaseSchema, Logger: logger})
+	dst, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: cfg.DatabaseSchema, Logger: logger,
+		SkipKeyCheck: true})
 	if err != nil {
 		return err
 	}

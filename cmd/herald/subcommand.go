@@ -48,7 +48,7 @@ func subcommandConfig(flags *flag.FlagSet, wanted map[string]string, args, envir
 			value, source = *values[s.flag], "--"+s.flag
 		}
 		if err := s.apply(&cfg, value); err != nil {
-			problems = append(problems, fmt.Sprintf("%s=%q: %v", source, value, err))
+			problems = append(problems, fmt.Sprintf("%s=%s: %v", source, shownValue(s.flag, value), err))
 		}
 	}
 	problems = append(problems, unknownEnv(environ, known)...)

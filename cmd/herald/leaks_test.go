@@ -135,8 +135,8 @@ func TestSecretsAndTokensNeverLeak(t *testing.T) {
 		{given, "GET", "/api/v1/app", nil, nil},
 		{"", "GET", "/api/v1/app", nil, []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("user:"+testToken+"x"))}},
 		{"", "GET", "/api/v1/app", nil, []string{"Authorization", testToken}}, // no Bearer
-		{portal, "GET", "/api/v1/app/" + other, nil, nil},                          // another application
-		{portal, "GET", "/api/v1/app", nil, nil},                                   // admin only
+		{portal, "GET", "/api/v1/app/" + other, nil, nil},                     // another application
+		{portal, "GET", "/api/v1/app", nil, nil},                              // admin only
 		{testToken, "POST", "/api/v1/app/" + app + "/endpoint", map[string]any{"url": ok.URL, "secret": rotated + "!"}, nil},
 		{testToken, "POST", "/api/v1/app/" + app + "/endpoint", `{"url": "` + ok.URL + `", "secret": "` + rotated, nil},
 		{testToken, "POST", "/api/v1/app/" + app + "/endpoint", map[string]any{"url": 5, "secret": rotated}, nil},

@@ -17,6 +17,7 @@ var secretTests = []test{
 	{"SecretsReencryptRotatesKey", testSecretsReencryptRotatesKey},
 	{"SecretsReencryptPlaintextRows", testSecretsReencryptPlaintextRows},
 	{"SecretsUnreadable", testSecretsUnreadable},
+	{"SecretsReencryptManyEndpoints", testSecretsReencryptManyEndpoints},
 }
 
 // The secrets the encryption tests store: a current one and a rotated one.
@@ -275,5 +276,32 @@ func testSecretsUnreadable(t *testing.T, f *fixture) {
 	}
 	if again.Secrets[0].Key != secretCurrent || again.Secrets[1].Key != got.Secrets[1].Key {
 		t.Fatalf("after rotation: %+v", again.Secrets)
+	}
+}
+
+// testSecretsReencryptManyEndpoints: more endpoints than one re-encryption
+// transaction takes are all rewritten, each once.
+func testSecretsReencryptManyEndpoints(t *testing.T, f *fixture) {
+	f.needCipherHarness()
+	f.openCipher(testCipher(t, 1), false)
+	const n = 230 // more than two batches of 100
+	a := f.app()
+	for range n {
+		f.endpoint(a.ID)
+	}
+	c := testCipher(t, 2, 1)
+	f.openCipher(c, false)
+	done, err := f.s.SecretsReencrypt(f.ctx, false)
+	if err != nil || done != (herald.SecretsReencrypted{Endpoints: n}) {
+		t.Fatalf("SecretsReencrypt = %+v, %v; want %d endpoints", done, err, n)
+	}
+	page, err := f.s.EndpointList(f.ctx, a.ID, herald.ListParams{Limit: 250})
+	if err != nil || len(page.Items) != n {
+		t.Fatalf("EndpointList: %d, %v", len(page.Items), err)
+	}
+	for _, ep := range page.Items {
+		if raw := f.h.RawSecrets(t, f.s, ep.ID); !strings.Contains(raw, "enc:v1:"+c.CurrentKeyID()+":") {
+			t.Fatalf("endpoint %s not re-encrypted: %s", ep.ID, raw)
+		}
 	}
 }

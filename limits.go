@@ -26,6 +26,16 @@ const (
 	MaxQueryValues = 64
 )
 
+// DefaultMaxEndpointsPerApp is how many endpoints one application may
+// have unless configured otherwise.
+const DefaultMaxEndpointsPerApp = 100
+
+// ErrTooManyEndpoints is the error of creating an endpoint in an
+// application that already has max.
+func ErrTooManyEndpoints(max int) error {
+	return Errorf(EInvalid, "The application already has the maximum of %d endpoints.", max)
+}
+
 // JSONDepthWithin reports whether the arrays and objects of the JSON text
 // b nest no deeper than max. It looks only at brackets outside strings, so
 // it is linear in len(b) and needs no memory; b need not be valid JSON.

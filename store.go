@@ -53,8 +53,10 @@ type ApplicationStore interface {
 // EndpointStore keeps endpoints.
 type EndpointStore interface {
 	// EndpointCreate stores a new endpoint. EConflict if its UID is taken
-	// in the application; ENotFound if the application is gone.
-	EndpointCreate(ctx context.Context, ep *Endpoint) error
+	// in the application; ENotFound if the application is gone; EInvalid
+	// if maxPerApp > 0 and the application already has that many
+	// endpoints (exact, also with concurrent creations on several nodes).
+	EndpointCreate(ctx context.Context, ep *Endpoint, maxPerApp int) error
 	// EndpointGet returns the endpoint with ID or UID key in appID.
 	EndpointGet(ctx context.Context, appID, key string) (*Endpoint, error)
 	// EndpointUpdate replaces every stored field of ep.ID (including

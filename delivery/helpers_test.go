@@ -55,7 +55,7 @@ func (e *env) endpoint(url string, opts ...func(*herald.Endpoint)) *herald.Endpo
 	for _, o := range opts {
 		o(ep)
 	}
-	if err := e.store.EndpointCreate(e.ctx, ep); err != nil {
+	if err := e.store.EndpointCreate(e.ctx, ep, 0); err != nil {
 		e.t.Fatal(err)
 	}
 	return ep

@@ -160,7 +160,7 @@ func TestHostileReceiversOnPostgres(t *testing.T) {
 	for _, tc := range cases {
 		ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, time.Now()), AppID: app.ID, URL: hostile.Start(t, tc.cfg).URL,
 			Secrets: []herald.EndpointSecret{{Key: signing.NewSecret()}}, CreatedAt: now, UpdatedAt: now}
-		if err := st.EndpointCreate(ctx, ep); err != nil {
+		if err := st.EndpointCreate(ctx, ep, 0); err != nil {
 			t.Fatal(err)
 		}
 		byEndpoint[ep.ID] = tc

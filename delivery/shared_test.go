@@ -81,7 +81,7 @@ func TestSharedEngineReleasesEndpointsItIsDoneWith(t *testing.T) {
 	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, URL: rc.URL,
 		Secrets: []herald.EndpointSecret{{Key: signing.NewSecret()}}, CreatedAt: now, UpdatedAt: now}
-	if err := st.EndpointCreate(ctx, ep); err != nil {
+	if err := st.EndpointCreate(ctx, ep, 0); err != nil {
 		t.Fatal(err)
 	}
 	eng := delivery.New(delivery.Config{
@@ -126,7 +126,7 @@ func TestBinaryResponseIsRecordedOnPostgres(t *testing.T) {
 	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) { w.Write([]byte("bin\x00ary\xff")) })
 	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, URL: rc.URL,
 		Secrets: []herald.EndpointSecret{{Key: signing.NewSecret()}}, CreatedAt: now, UpdatedAt: now}
-	if err := st.EndpointCreate(ctx, ep); err != nil {
+	if err := st.EndpointCreate(ctx, ep, 0); err != nil {
 		t.Fatal(err)
 	}
 	m := &herald.Message{ID: herald.NewID(herald.PrefixMessage, now), AppID: app.ID, EventType: "a.b",

@@ -172,7 +172,7 @@ func (s *server) newEndpoint(r *http.Request, appID string, in *endpointIn) (*he
 		secret = signing.NewSecret()
 	}
 	ep.Secrets = []herald.EndpointSecret{{Key: normaliseSecret(secret)}}
-	if err := s.store.EndpointCreate(r.Context(), ep); err != nil {
+	if err := s.store.EndpointCreate(r.Context(), ep, s.cfg.MaxEndpointsPerApp); err != nil {
 		return nil, err
 	}
 	return ep, nil

@@ -96,3 +96,22 @@ func TestNULRefused(t *testing.T) {
 	h.expect(202, "POST", "/api/v1/app/a/msg", `{"eventType":"a.b","payload":{"x":"\u0000"}}`)
 	svixError(t, h.do(adminToken, "GET", "/api/v1/app/a/msg?channel=%00", nil), 400, "generic_error")
 }
+
+// TestEndpointsPerApplication creates endpoints up to the configured
+// bound: one more is refused with a 400 saying so, in the application API
+// and the operational one alike.
+func TestEndpointsPerApplication(t *testing.T) {
+	h := newAPI(t, httpapi.Config{MaxEndpointsPerApp: 2})
+	h.expect(201, "POST", "/api/v1/app", map[string]any{"name": "A", "uid": "a"})
+	for i := 0; i < 2; i++ {
+		h.expect(201, "POST", "/api/v1/app/a/endpoint", map[string]any{"url": "https://e.example.com"})
+		h.expect(201, "POST", "/api/v1/operational-webhook/endpoint", map[string]any{"url": "https://ops.example.com"})
+	}
+	for _, path := range []string{"/api/v1/app/a/endpoint", "/api/v1/operational-webhook/endpoint"} {
+		r := h.do(adminToken, "POST", path, map[string]any{"url": "https://e.example.com"})
+		svixError(t, r, 400, "generic_error")
+		if !strings.Contains(string(r.body), "maximum of 2 endpoints") {
+			t.Errorf("%s past the limit: %s", path, r.body)
+		}
+	}
+}

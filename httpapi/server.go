@@ -22,6 +22,9 @@ type Config struct {
 	PublicURL string
 	// MaxBodyBytes limits request bodies (413 beyond). Default 1 MiB.
 	MaxBodyBytes int64
+	// MaxEndpointsPerApp is how many endpoints one application may have.
+	// Default herald.DefaultMaxEndpointsPerApp (100).
+	MaxEndpointsPerApp int
 	// IdempotencyTTL is how long idempotent responses are kept. Default 12h.
 	IdempotencyTTL time.Duration
 	// PortalTokenTTL is the lifetime of app-portal tokens. Default 7 days.
@@ -50,6 +53,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxEndpointsPerApp <= 0 {
+		c.MaxEndpointsPerApp = herald.DefaultMaxEndpointsPerApp
 	}
 	if c.RetentionDay <= 0 {
 		c.RetentionDay = herald.RetentionDay

@@ -43,7 +43,7 @@ func (w *world) addEndpoint(t *testing.T) *herald.Endpoint {
 	now := time.Now().UTC()
 	e := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: w.app.ID, URL: "https://example.com/hook",
 		Secrets: []herald.EndpointSecret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, CreatedAt: now, UpdatedAt: now}
-	if err := w.s.EndpointCreate(context.Background(), e); err != nil {
+	if err := w.s.EndpointCreate(context.Background(), e, 0); err != nil {
 		t.Fatalf("EndpointCreate: %v", err)
 	}
 	w.endpoints = append(w.endpoints, e)
@@ -217,5 +217,44 @@ func TestClaimPastSaturatedBacklog(t *testing.T) {
 	}
 	if count[w.endpoints[0].ID] != 4 || count[idle.ID] != 3 {
 		t.Fatalf("claimed %v, want 4 of the busy endpoint and the idle endpoint's 3", count)
+	}
+}
+
+// TestEndpointLimitAcrossStores creates endpoints of one application
+// through three stores on one schema at once, while messages of it are
+// written: the per-application bound holds exactly, and the messages are
+// not held up by it.
+func TestEndpointLimitAcrossStores(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	stores := []*Store{openTest(t, url, schema), openTest(t, url, schema), openTest(t, url, schema)}
+	w := newWorld(t, stores[0], 0)
+	ctx := context.Background()
+	const tries, limit = 30, 7
+	errs := make(chan error, tries)
+	for i := range tries {
+		go func() {
+			now := time.Now().UTC()
+			e := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: w.app.ID, URL: "https://example.com/hook",
+				Secrets: []herald.EndpointSecret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, CreatedAt: now, UpdatedAt: now}
+			errs <- stores[i%len(stores)].EndpointCreate(ctx, e, limit)
+		}()
+	}
+	for i := range 10 {
+		if _, err := stores[i%len(stores)].MessageCreate(ctx, w.newMessage(time.Now(), i), nil); err != nil {
+			t.Fatalf("MessageCreate beside endpoint creations: %v", err)
+		}
+	}
+	created := 0
+	for range tries {
+		switch err := <-errs; {
+		case err == nil:
+			created++
+		case herald.ErrorCode(err) != herald.EInvalid:
+			t.Errorf("EndpointCreate: %v", err)
+		}
+	}
+	if created != limit {
+		t.Errorf("%d concurrent creations on three stores with a limit of %d created %d", tries, limit, created)
 	}
 }

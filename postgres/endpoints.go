@@ -99,13 +99,18 @@ func endpointScanner(c secretCodec) func(scanner) (herald.Endpoint, error) {
 }
 
 // EndpointCreate implements herald.EndpointStore.
-func (s *Store) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
+func (s *Store) EndpointCreate(ctx context.Context, ep *herald.Endpoint, maxPerApp int) error {
 	enc, err := endpointArgs(s.codec, ep)
 	if err != nil {
 		return err
 	}
 	all := append([]any{ep.ID, ep.AppID}, append(enc, ep.CreatedAt, ep.UpdatedAt)...)
 	return s.write(ctx, "create endpoint", func(w *wtx) error {
+		if maxPerApp > 0 {
+			if err := endpointRoom(w, ep.AppID, maxPerApp); err != nil {
+				return err
+			}
+		}
 		_, err := w.exec("INSERT INTO endpoints ("+endpointColumns+
 			") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)", all...)
 		switch {
@@ -116,6 +121,28 @@ func (s *Store) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
 		}
 		return err
 	})
+}
+
+// endpointRoom checks that appID has fewer than max endpoints. It first
+// locks the application's row (FOR NO KEY UPDATE, which the foreign-key
+// checks of message and endpoint inserts do not wait for), so that
+// creations in one application, on any node, count one after another.
+func endpointRoom(w *wtx, appID string, max int) error {
+	var n int
+	err := w.tx.QueryRow(w.ctx, "SELECT 1 FROM applications WHERE id = $1 FOR NO KEY UPDATE", appID).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errAppNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if err := w.tx.QueryRow(w.ctx, "SELECT count(*) FROM endpoints WHERE app_id = $1", appID).Scan(&n); err != nil {
+		return err
+	}
+	if n >= max {
+		return herald.ErrTooManyEndpoints(max)
+	}
+	return nil
 }
 
 // EndpointGet implements herald.EndpointStore.

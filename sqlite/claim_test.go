@@ -50,7 +50,7 @@ func TestClaimLooksPastLargeBacklog(t *testing.T) {
 	newEndpoint := func() *herald.Endpoint {
 		now := time.Now()
 		e := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, URL: "https://x.example", CreatedAt: now, UpdatedAt: now}
-		if err := s.EndpointCreate(ctx, e); err != nil {
+		if err := s.EndpointCreate(ctx, e, 0); err != nil {
 			t.Fatal(err)
 		}
 		return e
@@ -150,7 +150,7 @@ func TestPickFromEndpointsTakesTheOldest(t *testing.T) {
 	var eps []string
 	for i, n := range []int{40, 3, 17, 1, 25} {
 		ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, URL: "https://x", CreatedAt: now, UpdatedAt: now}
-		if err := s.EndpointCreate(ctx, ep); err != nil {
+		if err := s.EndpointCreate(ctx, ep, 0); err != nil {
 			t.Fatal(err)
 		}
 		start := now.Add(time.Duration(i*7) * time.Microsecond) // interleaved due times

@@ -95,7 +95,7 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 // EndpointCreate implements herald.EndpointStore.
-func (s *Store) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
+func (s *Store) EndpointCreate(ctx context.Context, ep *herald.Endpoint, maxPerApp int) error {
 	args, err := endpointArgs(s.codec, ep)
 	if err != nil {
 		return err
@@ -105,6 +105,15 @@ func (s *Store) EndpointCreate(ctx context.Context, ep *herald.Endpoint) error {
 		w.w.fanOut.forget(ep.AppID)
 		if err := appExists(w.ctx, w, ep.AppID); err != nil {
 			return err
+		}
+		if maxPerApp > 0 {
+			var n int
+			if err := w.queryRow("SELECT count(*) FROM endpoints WHERE app_id = ?", ep.AppID).Scan(&n); err != nil {
+				return err
+			}
+			if n >= maxPerApp {
+				return herald.ErrTooManyEndpoints(maxPerApp)
+			}
 		}
 		_, err := w.exec("INSERT INTO endpoints ("+endpointColumns+") VALUES ("+placeholders(14)+")", args...)
 		switch {

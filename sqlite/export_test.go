@@ -106,7 +106,7 @@ func TestExportDecodesStoredValues(t *testing.T) {
 	if err := s.ApplicationCreate(ctx, app); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EndpointCreate(ctx, ep); err != nil {
+	if err := s.EndpointCreate(ctx, ep, 0); err != nil {
 		t.Fatal(err)
 	}
 	got := exported(t, s)["endpoints"][0]
@@ -158,7 +158,7 @@ func TestExportReleasesLeasedDeliveries(t *testing.T) {
 	if err := s.ApplicationCreate(ctx, app); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EndpointCreate(ctx, ep); err != nil {
+	if err := s.EndpointCreate(ctx, ep, 0); err != nil {
 		t.Fatal(err)
 	}
 	later := now.Add(time.Hour) // the second message is not due yet

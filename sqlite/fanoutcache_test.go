@@ -54,7 +54,7 @@ func TestFanOutCacheFollowsEndpointWrites(t *testing.T) {
 			URL: "https://example.com/" + uid, EventTypes: types, CreatedAt: now, UpdatedAt: now}
 	}
 	a := newEndpoint("a", "x")
-	if err := st.EndpointCreate(ctx, a); err != nil {
+	if err := st.EndpointCreate(ctx, a, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := fanOutTo(t, st, app.ID, "x"); !slices.Equal(got, []string{a.ID}) {
@@ -84,7 +84,7 @@ func TestFanOutCacheFollowsEndpointWrites(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			ep := newEndpoint("b")
-			if err := st.EndpointCreate(ctx, ep); err == nil {
+			if err := st.EndpointCreate(ctx, ep, 0); err == nil {
 				created <- ep.ID
 			} else if !herald.IsConflict(err) {
 				t.Errorf("create %d: %v", i, err)

@@ -35,7 +35,7 @@ func (f *handoffFixture) endpoint(url string) *herald.Endpoint {
 	now := time.Now()
 	ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: f.app.ID, URL: url,
 		Secrets: []herald.EndpointSecret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, CreatedAt: now, UpdatedAt: now}
-	if err := f.s.EndpointCreate(f.ctx, ep); err != nil {
+	if err := f.s.EndpointCreate(f.ctx, ep, 0); err != nil {
 		f.t.Fatal(err)
 	}
 	return ep

@@ -26,7 +26,7 @@ func benchApp(b *testing.B, s herald.Store, endpoints int) string {
 		now := time.Now().UTC()
 		ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: app.ID, URL: "https://example.com/hook",
 			Secrets: []herald.EndpointSecret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, CreatedAt: now, UpdatedAt: now}
-		if err := s.EndpointCreate(ctx, ep); err != nil {
+		if err := s.EndpointCreate(ctx, ep, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -143,6 +143,57 @@ var endpointTests = []test{
 	{"EndpointUpdate", testEndpointUpdate},
 	{"EndpointDelete", testEndpointDelete},
 	{"EndpointList", testEndpointList},
+	{"EndpointCreateLimit", testEndpointCreateLimit},
+}
+
+// testEndpointCreateLimit creates endpoints against a per-application
+// bound: one past it is EInvalid, other applications are not affected, a
+// deletion makes room, and concurrent creations never pass it.
+func testEndpointCreateLimit(t *testing.T, f *fixture) {
+	a, b := f.app(), f.app()
+	newEp := func(appID string) *herald.Endpoint {
+		now := f.tick()
+		return &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: appID, URL: "https://x.example",
+			Secrets: []herald.EndpointSecret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, CreatedAt: now, UpdatedAt: now}
+	}
+	var first *herald.Endpoint
+	for i := 0; i < 3; i++ {
+		e := newEp(a.ID)
+		must(t, f.s.EndpointCreate(f.ctx, e, 3), "EndpointCreate under the limit")
+		if first == nil {
+			first = e
+		}
+	}
+	wantCode(t, f.s.EndpointCreate(f.ctx, newEp(a.ID), 3), herald.EInvalid, "EndpointCreate past the limit")
+	must(t, f.s.EndpointCreate(f.ctx, newEp(a.ID), 0), "EndpointCreate without a limit")
+	must(t, f.s.EndpointCreate(f.ctx, newEp(b.ID), 3), "EndpointCreate in another application")
+	wantCode(t, f.s.EndpointCreate(f.ctx, newEp("app_missing"), 3), herald.ENotFound, "EndpointCreate in unknown application with a limit")
+	must(t, f.s.EndpointDelete(f.ctx, a.ID, first.ID), "EndpointDelete")
+	wantCode(t, f.s.EndpointCreate(f.ctx, newEp(a.ID), 3), herald.EInvalid, "EndpointCreate with 3 of 3 after a deletion")
+	must(t, f.s.EndpointCreate(f.ctx, newEp(a.ID), 4), "EndpointCreate with 3 of 4 after a deletion")
+	wantCode(t, f.s.EndpointCreate(f.ctx, newEp(a.ID), 4), herald.EInvalid, "EndpointCreate with 4 of 4")
+
+	c := f.app()
+	eps := make([]*herald.Endpoint, 12)
+	for i := range eps {
+		eps[i] = newEp(c.ID)
+	}
+	errs := make(chan error, len(eps))
+	for _, e := range eps {
+		go func() { errs <- f.s.EndpointCreate(f.ctx, e, 5) }()
+	}
+	created := 0
+	for range eps {
+		switch err := <-errs; {
+		case err == nil:
+			created++
+		case herald.ErrorCode(err) != herald.EInvalid:
+			t.Errorf("concurrent EndpointCreate: %v", err)
+		}
+	}
+	if created != 5 {
+		t.Errorf("12 concurrent creations with a limit of 5 created %d", created)
+	}
 }
 
 // fullEndpoint sets every field of an endpoint.
@@ -186,7 +237,7 @@ func testEndpointCreateGet(t *testing.T, f *fixture) {
 
 	now := f.tick()
 	orphan := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: "app_missing", URL: "https://x.example", CreatedAt: now, UpdatedAt: now}
-	wantCode(t, f.s.EndpointCreate(f.ctx, orphan), herald.ENotFound, "EndpointCreate in unknown application")
+	wantCode(t, f.s.EndpointCreate(f.ctx, orphan, 0), herald.ENotFound, "EndpointCreate in unknown application")
 }
 
 func testEndpointUIDConflict(t *testing.T, f *fixture) {
@@ -194,7 +245,7 @@ func testEndpointUIDConflict(t *testing.T, f *fixture) {
 	f.endpoint(a.ID, func(e *herald.Endpoint) { e.UID = "same" })
 	now := f.tick()
 	dup := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, now), AppID: a.ID, UID: "same", URL: "https://x.example", CreatedAt: now, UpdatedAt: now}
-	wantCode(t, f.s.EndpointCreate(f.ctx, dup), herald.EConflict, "EndpointCreate taken uid")
+	wantCode(t, f.s.EndpointCreate(f.ctx, dup, 0), herald.EConflict, "EndpointCreate taken uid")
 	// The same uid in another application is fine.
 	inB := f.endpoint(b.ID, func(e *herald.Endpoint) { e.UID = "same" })
 	got, err := f.s.EndpointGet(f.ctx, b.ID, "same")

@@ -124,7 +124,7 @@ func (f *fixture) endpoint(appID string, mods ...func(*herald.Endpoint)) *herald
 	for _, m := range mods {
 		m(e)
 	}
-	if err := f.s.EndpointCreate(f.ctx, e); err != nil {
+	if err := f.s.EndpointCreate(f.ctx, e, 0); err != nil {
 		f.t.Fatalf("EndpointCreate: %v", err)
 	}
 	return e

@@ -51,6 +51,9 @@ type Config struct {
 	EndpointConcurrency int
 	// MaxBodyBytes limits API request bodies. Default 1 MiB.
 	MaxBodyBytes int64
+	// MaxEndpointsPerApp is how many endpoints one application may have.
+	// Default 100.
+	MaxEndpointsPerApp int
 	// ShutdownTimeout bounds the wait for in-flight attempts on SIGTERM.
 	// Default 10s.
 	ShutdownTimeout time.Duration
@@ -203,6 +206,7 @@ func settings() []setting {
 		{"concurrency", "HERALD_CONCURRENCY", "2048", "most deliveries claimed and in flight", intSetting(func(c *Config, n int) { c.Concurrency = n }, 1, 100000)},
 		{"endpoint-concurrency", "HERALD_ENDPOINT_CONCURRENCY", "32", "most attempts in flight to one endpoint", intSetting(func(c *Config, n int) { c.EndpointConcurrency = n }, 1, 10000)},
 		{"max-body-bytes", "HERALD_MAX_BODY_BYTES", "1048576", "largest API request body", intSetting(func(c *Config, n int) { c.MaxBodyBytes = int64(n) }, 1024, 64<<20)},
+		{"max-endpoints-per-app", "HERALD_MAX_ENDPOINTS_PER_APP", "100", "most endpoints one application may have", intSetting(func(c *Config, n int) { c.MaxEndpointsPerApp = n }, 1, 1000000)},
 		{"api-timeout", "HERALD_API_TIMEOUT", "10s", "longest an API request may take before it answers 503", func(c *Config, v string) error {
 			d, err := parsePositiveDuration(v)
 			c.APITimeout = d

@@ -22,6 +22,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		Concurrency:         2048,
 		EndpointConcurrency: 32,
 		MaxBodyBytes:        1 << 20,
+		MaxEndpointsPerApp:  100,
 		ShutdownTimeout:     10 * time.Second,
 		LogLevel:            "info",
 		LogFormat:           "text",

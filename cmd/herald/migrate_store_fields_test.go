@@ -83,8 +83,8 @@ func (o *storedObjects) write(t *testing.T, st herald.Store) {
 		}
 	}
 	must(st.ApplicationCreate(ctx, &o.app))
-	must(st.EndpointCreate(ctx, &o.ep))
-	must(st.EndpointCreate(ctx, &o.off))
+	must(st.EndpointCreate(ctx, &o.ep, 0))
+	must(st.EndpointCreate(ctx, &o.off, 0))
 	must(st.EventTypeCreate(ctx, &o.et))
 	dlvs, err := st.MessageCreate(ctx, &o.msg, nil)
 	if err != nil || len(dlvs) != 1 {

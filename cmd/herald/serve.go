@@ -174,12 +174,13 @@ func openAPI(g *gate, cfg Config, token string, store herald.Store, obs observab
 		return
 	}
 	g.open(httpapi.NewServer(obs.api(httpapi.Config{
-		AdminToken:   token,
-		PublicURL:    cfg.PublicURL,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Timeout:      cfg.APITimeout,
-		RetentionDay: cfg.PayloadRetentionDay,
-		Logger:       logger,
+		AdminToken:         token,
+		PublicURL:          cfg.PublicURL,
+		MaxBodyBytes:       cfg.MaxBodyBytes,
+		MaxEndpointsPerApp: cfg.MaxEndpointsPerApp,
+		Timeout:            cfg.APITimeout,
+		RetentionDay:       cfg.PayloadRetentionDay,
+		Logger:             logger,
 	}), store))
 }
 

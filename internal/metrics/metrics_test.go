@@ -132,7 +132,7 @@ func TestQueueGaugesReadTheStore(t *testing.T) {
 	for i, disabled := range []bool{false, true} {
 		ep := &herald.Endpoint{ID: herald.NewID(herald.PrefixEndpoint, t0.Add(time.Duration(i))), AppID: app.ID, URL: "https://example.com/hook",
 			Secrets: []herald.EndpointSecret{{Key: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}, Disabled: disabled, CreatedAt: t0, UpdatedAt: t0}
-		mustDo(t, store.EndpointCreate(ctx, ep))
+		mustDo(t, store.EndpointCreate(ctx, ep, 0))
 	}
 	send := func(created time.Time, deliverAt *time.Time) {
 		m := &herald.Message{ID: herald.NewID(herald.PrefixMessage, created), AppID: app.ID, EventType: "invoice.paid",

@@ -27,7 +27,19 @@ type DeliveryObserver interface {
 type APIObserver interface {
 	// ObserveMessageAccepted counts one message accepted for delivery.
 	ObserveMessageAccepted()
+	// ObserveRejected counts one request answered 503: reason is
+	// RejectOverloaded or RejectUnavailable.
+	ObserveRejected(reason string)
 }
+
+// Reasons for which the API answers 503, as told to APIObserver.
+const (
+	// RejectOverloaded: too many requests were in progress.
+	RejectOverloaded = "overloaded"
+	// RejectUnavailable: the store could not take the request (a full or
+	// read-only disk, a database down, busy or too slow).
+	RejectUnavailable = "unavailable"
+)
 
 // QueueStats is a snapshot of the delivery queue and of the endpoints,
 // for monitoring. Counts are capped at QueueStatsCap so that reading them

@@ -61,6 +61,7 @@ func (h *apiHarness) advance(d time.Duration) {
 type reply struct {
 	status int
 	body   []byte
+	header http.Header
 }
 
 func (r reply) obj(t *testing.T) map[string]any {
@@ -101,7 +102,7 @@ func (h *apiHarness) do(token, method, path string, body any, headers ...string)
 	if ct := resp.Header.Get("Content-Type"); len(b) > 0 && ct != "application/json" {
 		h.t.Errorf("%s %s: content-type %q", method, path, ct)
 	}
-	return reply{resp.StatusCode, b}
+	return reply{status: resp.StatusCode, body: b, header: resp.Header}
 }
 
 // expect sends an admin request and fails unless it answers want; it

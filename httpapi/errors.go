@@ -88,13 +88,15 @@ func writeError(w http.ResponseWriter, err error, log *slog.Logger) {
 	writeJSON(w, m.status, httpErrorOut{Code: m.code, Detail: detail})
 }
 
-// writeJSON answers with status and v as JSON.
+// writeJSON answers with status and v as JSON; a 503 or 429 also gets
+// Retry-After.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"code":"server_error","detail":"Internal server error."}`)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	setRetryAfter(w, status)
 	w.WriteHeader(status)
 	w.Write(b)
 }

@@ -12,6 +12,9 @@ import (
 	"github.com/herald-webhooks/herald"
 )
 
+// DefaultMaxInFlight is Config.MaxInFlight's default.
+const DefaultMaxInFlight = 1024
+
 // Config configures the API server. Zero values take the documented
 // defaults.
 type Config struct {
@@ -34,6 +37,11 @@ type Config struct {
 	// answers 503 with the error body once it passes, instead of waiting
 	// for as long as the client does. Default 10s.
 	Timeout time.Duration
+	// MaxInFlight bounds the requests handled at once; beyond it a
+	// request is answered 503 with Retry-After at once, its body unread.
+	// The liveness check (/api/v1/health/ping) is never refused. Default
+	// DefaultMaxInFlight.
+	MaxInFlight int
 	// RetentionDay is the length of one day of a message's
 	// payloadRetentionPeriod: its payload expires that many of them after
 	// its creation. Default herald.RetentionDay (24h); shorter only in
@@ -56,6 +64,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxEndpointsPerApp <= 0 {
 		c.MaxEndpointsPerApp = herald.DefaultMaxEndpointsPerApp
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 	if c.RetentionDay <= 0 {
 		c.RetentionDay = herald.RetentionDay
@@ -94,7 +105,7 @@ func NewServer(cfg Config, store herald.Store) http.Handler {
 	s := &server{cfg: cfg, adminHash: hashToken(cfg.AdminToken), store: store, log: cfg.Logger, keys: newKeyLocks()}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.recoverPanics(s.limited(s.bounded(jsonMisses(mux))))
+	return s.limitInFlight(s.recoverPanics(s.limited(s.bounded(jsonMisses(mux)))))
 }
 
 // bounded gives each request's context the deadline of cfg.Timeout.

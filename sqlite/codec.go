@@ -17,16 +17,41 @@ import (
 // errClosed is returned by every call made after Close.
 var errClosed = herald.Errorf(herald.EUnavailable, "Service is shutting down")
 
+// Storage faults, shown to API clients as 503 with Retry-After: nothing
+// was written, and the same request will do once the fault is gone.
+var (
+	errBusy     = herald.Errorf(herald.EUnavailable, "Database is busy")
+	errFull     = herald.Errorf(herald.EUnavailable, "Storage is full; nothing was written")
+	errReadOnly = herald.Errorf(herald.EUnavailable, "Storage is read-only; nothing was written")
+	errIO       = herald.Errorf(herald.EUnavailable, "Storage failed; nothing was written")
+)
+
+// faultErrs maps SQLite primary result codes to the domain errors they
+// stand for. SQLITE_FULL is a full disk (or file size limit), SQLITE_IOERR
+// and its extended codes (IOERR_WRITE, IOERR_FSYNC, IOERR_SHMSIZE, ...) a
+// failed read, write or sync, such as ENOSPC or EROFS where SQLite does not
+// name them FULL or READONLY; SQLITE_READONLY a file or file system that
+// cannot be written; SQLITE_CANTOPEN a journal or temporary file that
+// cannot be created.
+var faultErrs = map[int]*herald.Error{
+	sqlite3.SQLITE_BUSY:     errBusy,
+	sqlite3.SQLITE_LOCKED:   errBusy,
+	sqlite3.SQLITE_FULL:     errFull,
+	sqlite3.SQLITE_IOERR:    errIO,
+	sqlite3.SQLITE_READONLY: errReadOnly,
+	sqlite3.SQLITE_CANTOPEN: errIO,
+}
+
 // mapErr turns driver errors that callers can act on into domain errors,
-// by SQLite result code: busy and locked databases are EUnavailable.
+// by SQLite result code (never by message text): busy and locked
+// databases and storage faults (see faultErrs) are EUnavailable.
 // Constraint errors are mapped where the operation knows what they mean
 // (see isUnique, isForeignKey).
 func mapErr(err error) error {
 	var e *sqlite.Error
-	if errors.As(err, &e) {
-		switch e.Code() & 0xff {
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-			return fmt.Errorf("%w: %w", herald.Errorf(herald.EUnavailable, "Database is busy"), err)
+	if errors.As(err, &e) && herald.ErrorCode(err) == herald.EInternal {
+		if de, ok := faultErrs[e.Code()&0xff]; ok {
+			return fmt.Errorf("%w: %w", de, err)
 		}
 	}
 	return err

@@ -94,6 +94,10 @@ type Config struct {
 	// APITimeout bounds the handling of each API request; past it the
 	// request answers 503 (a database that hangs, say). Default 10s.
 	APITimeout time.Duration
+	// APIMaxInFlight bounds the API requests handled at once; beyond it
+	// a request is answered 503 with Retry-After at once, its body
+	// unread. Default 1024.
+	APIMaxInFlight int
 	// LeaderTerm is how long the node elected to run maintenance (lease
 	// rescue, purges) leads without renewing: the longest maintenance
 	// waits for a new leader after its leader dies. Default 15s.
@@ -212,6 +216,7 @@ func settings() []setting {
 			c.APITimeout = d
 			return err
 		}},
+		{"api-max-inflight", "HERALD_API_MAX_INFLIGHT", "1024", "most API requests handled at once; beyond it requests answer 503 with Retry-After", intSetting(func(c *Config, n int) { c.APIMaxInFlight = n }, 1, 1000000)},
 		{"shutdown-timeout", "HERALD_SHUTDOWN_TIMEOUT", "10s", "how long SIGTERM waits for in-flight attempts", func(c *Config, v string) error {
 			d, err := parsePositiveDuration(v)
 			c.ShutdownTimeout = d

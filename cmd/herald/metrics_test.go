@@ -96,7 +96,7 @@ func checkMetricsMove(t *testing.T, s *testServer) {
 }
 
 // allowedLabels are the only label names Herald's own metrics may have.
-var allowedLabels = map[string]bool{"outcome": true, "status_class": true, "le": true}
+var allowedLabels = map[string]bool{"outcome": true, "status_class": true, "le": true, "reason": true}
 
 // checkBoundedLabels fails when a herald_ metric has a label outside the
 // fixed set, or a label value that looks like an ID.

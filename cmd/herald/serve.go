@@ -179,6 +179,7 @@ func openAPI(g *gate, cfg Config, token string, store herald.Store, obs observab
 		MaxBodyBytes:       cfg.MaxBodyBytes,
 		MaxEndpointsPerApp: cfg.MaxEndpointsPerApp,
 		Timeout:            cfg.APITimeout,
+		MaxInFlight:        cfg.APIMaxInFlight,
 		RetentionDay:       cfg.PayloadRetentionDay,
 		Logger:             logger,
 	}), store))

@@ -18,6 +18,7 @@ type Metrics struct {
 	reg *prometheus.Registry
 
 	messages     prometheus.Counter
+	rejected     *prometheus.CounterVec
 	attempts     *prometheus.CounterVec
 	attemptTime  *prometheus.HistogramVec
 	commitTime   prometheus.Histogram
@@ -34,6 +35,10 @@ func New() *Metrics {
 			Name: "herald_messages_accepted_total",
 			Help: "Messages accepted by the API for delivery.",
 		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "herald_api_rejected_total",
+			Help: "API requests answered 503 with Retry-After, by reason: overloaded (more than HERALD_API_MAX_INFLIGHT in progress) or unavailable (the store could not take them: a full or read-only disk, a database down or too slow).",
+		}, []string{"reason"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "herald_attempts_total",
 			Help: "Delivery attempts made by this process, by outcome (success, retry, failed) and HTTP status class (2xx..5xx, none).",
@@ -58,8 +63,11 @@ func New() *Metrics {
 			Help: "Store write batches that failed as a whole.",
 		}),
 	}
-	m.reg.MustRegister(m.messages, m.attempts, m.attemptTime, m.commitTime, m.commitBatch, m.commitErrors,
+	m.reg.MustRegister(m.messages, m.rejected, m.attempts, m.attemptTime, m.commitTime, m.commitBatch, m.commitErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, reason := range []string{herald.RejectOverloaded, herald.RejectUnavailable} {
+		m.rejected.WithLabelValues(reason) // present from the start, at zero
+	}
 	for _, outcome := range []string{"success", "retry", "failed"} {
 		m.attemptTime.WithLabelValues(outcome) // present from the start, at zero
 	}
@@ -76,6 +84,9 @@ func (m *Metrics) Handler() http.Handler {
 
 // ObserveMessageAccepted implements herald.APIObserver.
 func (m *Metrics) ObserveMessageAccepted() { m.messages.Inc() }
+
+// ObserveRejected implements herald.APIObserver.
+func (m *Metrics) ObserveRejected(reason string) { m.rejected.WithLabelValues(reason).Inc() }
 
 // ObserveAttempt implements herald.DeliveryObserver.
 func (m *Metrics) ObserveAttempt(res *herald.DeliveryResult, d time.Duration) {

@@ -66,8 +66,16 @@ func TestObserversCount(t *testing.T) {
 	m.ObserveCommit(1, time.Millisecond, nil)
 	m.ObserveCommit(4, time.Millisecond, errors.New("disk I/O error"))
 	m.InFlight(func() int64 { return 7 })
+	m.ObserveRejected(herald.RejectOverloaded)
+	m.ObserveRejected(herald.RejectOverloaded)
+	m.ObserveRejected(herald.RejectUnavailable)
 
 	fams := gather(t, m)
+	for reason, want := range map[string]float64{herald.RejectOverloaded: 2, herald.RejectUnavailable: 1} {
+		if v := sample(fams, "herald_api_rejected_total", "reason", reason).GetCounter().GetValue(); v != want {
+			t.Errorf("rejected %s = %v, want %v", reason, v, want)
+		}
+	}
 	if v := sample(fams, "herald_messages_accepted_total").GetCounter().GetValue(); v != 3 {
 		t.Errorf("messages accepted %v, want 3", v)
 	}

@@ -61,3 +61,20 @@ func lockDataDir(dir string) (unlock func(), err error) {
 		f.Close()
 	}, nil
 }
+
+// checkWritable fails with a clear message when the data dir cannot be
+// written, so that Herald stops at start instead of opening a database
+// it cannot change: a read-only file system, missing permissions.
+func checkWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		why := "cannot be written"
+		if errors.Is(err, syscall.EROFS) {
+			why = "is on a read-only file system"
+		}
+		return fmt.Errorf("data dir %s %s (%v): Herald keeps its database there and must be able to write it; remount it read-write or choose another HERALD_DATA_DIR", dir, why, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}

@@ -123,6 +123,7 @@ func (s *testServer) Stop(t *testing.T) {
 type apiResponse struct {
 	Status int
 	Body   []byte
+	Header http.Header
 }
 
 // JSON decodes the body into a generic map.
@@ -175,7 +176,7 @@ func (s *testServer) callAs(t *testing.T, token, method, path string, body any, 
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return apiResponse{Status: resp.StatusCode, Body: b}
+	return apiResponse{Status: resp.StatusCode, Body: b, Header: resp.Header}
 }
 
 // must makes an API request and fails the test unless it answers want.

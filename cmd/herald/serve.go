@@ -31,6 +31,9 @@ func runServe(ctx context.Context, args []string, environ []string, stdout, stde
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	if cfg.Embedded() { // one process per embedded database
+		if err := checkWritable(cfg.DataDir); err != nil {
+			return err
+		}
 		unlock, err := lockDataDir(cfg.DataDir)
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -19,6 +20,9 @@ func TestMaxInFlight(t *testing.T) {
 	// The admitted request: its body arrives only when the test says so,
 	// so it holds the one slot meanwhile.
 	body, feed := io.Pipe()
+	// Whatever happens, the admitted request ends before the server is
+	// closed (which waits for it).
+	t.Cleanup(func() { feed.CloseWithError(errors.New("test over")) })
 	req, _ := http.NewRequest("POST", h.srv.URL+"/api/v1/app", body)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	req.Header.Set("Content-Type", "application/json")
@@ -35,7 +39,7 @@ func TestMaxInFlight(t *testing.T) {
 	}()
 
 	var refused reply
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		refused = h.do(adminToken, "GET", "/api/v1/app", nil)
 		if refused.status == 503 || time.Now().After(deadline) {

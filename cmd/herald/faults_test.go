@@ -263,6 +263,15 @@ func TestFullDisk(t *testing.T) {
 		})
 	}
 	counts := deliveredCounts(rc.receiver)
+	known := map[string]bool{}
+	for _, id := range all {
+		known[id] = true
+	}
+	for id := range counts {
+		if !known[id] {
+			t.Errorf("message %s was delivered but never accepted: a refused message was stored after all", id)
+		}
+	}
 	for _, id := range inFlight {
 		if counts[id] != 1 {
 			t.Errorf("in-flight message %s delivered %d times, want once (its result was lost and it was sent again)", id, counts[id])

@@ -31,6 +31,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		LeaderTerm:          15 * time.Second,
 		Metrics:             true,
 		APITimeout:          10 * time.Second,
+		APIMaxInFlight:      1024,
 		AutoDisableAfter:    120 * time.Hour,
 
 		AttemptResponseRetention: 30 * 24 * time.Hour,

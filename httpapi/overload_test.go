@@ -1,10 +1,12 @@
 package httpapi_test
 
 import (
-	"errors"
-	"io"
+	"bufio"
+	"fmt"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,26 +19,15 @@ import (
 // refused; and that capacity comes back when the admitted request ends.
 func TestMaxInFlight(t *testing.T) {
 	h := newAPI(t, httpapi.Config{MaxInFlight: 1, Timeout: time.Minute})
-	// The admitted request: its body arrives only when the test says so,
-	// so it holds the one slot meanwhile.
-	body, feed := io.Pipe()
-	// Whatever happens, the admitted request ends before the server is
-	// closed (which waits for it).
-	t.Cleanup(func() { feed.CloseWithError(errors.New("test over")) })
-	req, _ := http.NewRequest("POST", h.srv.URL+"/api/v1/app", body)
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	held := make(chan reply, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			held <- reply{status: -1, body: []byte(err.Error())}
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		held <- reply{status: resp.StatusCode, body: b}
-	}()
+	// The admitted request, written by hand: its headers now, its body
+	// only when the test says so, so that it holds the one slot meanwhile.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close() // before the server closes (which waits for it)
+	body := `{"name":"admitted"}`
+	fmt.Fprintf(conn, "POST /api/v1/app HTTP/1.1\r\nHost: herald\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", adminToken, len(body))
 
 	var refused reply
 	deadline := time.Now().Add(30 * time.Second)
@@ -55,10 +46,15 @@ func TestMaxInFlight(t *testing.T) {
 		t.Errorf("ping while full: %d %s", r.status, r.body)
 	}
 
-	io.WriteString(feed, `{"name":"admitted"}`)
-	feed.Close()
-	if r := <-held; r.status != 201 {
-		t.Fatalf("admitted request: %d %s", r.status, r.body)
+	fmt.Fprint(conn, body)
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("admitted request: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("admitted request: status %d", resp.StatusCode)
 	}
 	h.expect(200, "GET", "/api/v1/app", nil)
 }

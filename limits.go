@@ -1,5 +1,7 @@
 package herald
 
+import "bytes"
+
 // Limits on what API clients may send, beyond the request body size (a
 // setting). Each bounds the work or storage one request can cause; going
 // over one is a 4xx naming it, never a slow request or a 500.
@@ -40,6 +42,9 @@ func ErrTooManyEndpoints(max int) error {
 // b nest no deeper than max. It looks only at brackets outside strings, so
 // it is linear in len(b) and needs no memory; b need not be valid JSON.
 func JSONDepthWithin(b []byte, max int) bool {
+	if bytes.Count(b, []byte{'['})+bytes.Count(b, []byte{'{'}) <= max {
+		return true // too few brackets to nest deeper (counted fast)
+	}
 	depth, inString, escaped := 0, false, false
 	for _, c := range b {
 		switch {

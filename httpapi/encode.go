@@ -54,6 +54,11 @@ func (s *server) decode(w http.ResponseWriter, r *http.Request, v any, allowEmpt
 		}
 		return herald.Errorf(herald.EInvalid, "The request body does not match the expected shape.")
 	}
+	// JSON can carry U+0000 only as the escape \u0000: without it in the
+	// body, no decoded string holds one, and the walk is skipped.
+	if !bytes.Contains(body, []byte(`\u0000`)) {
+		return nil
+	}
 	if loc := findNUL(reflect.ValueOf(v), []string{"body"}); loc != nil {
 		p := problems{}
 		p.add("text must not contain the NUL character (\\u0000)", loc...)

@@ -123,6 +123,24 @@ func containsAny(s string, subs []string) bool {
 	return false
 }
 
+// carriesStripeSignature reports whether a Stripe-Signature header holds,
+// in any letter case, the genuine v1 signature of body for one of its own
+// t= values: a header Verify may accept.
+func carriesStripeSignature(header, secret string, body []byte) bool {
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(part, "=")
+		ts, err := strconv.ParseInt(v, 10, 64)
+		if k != "t" || err != nil {
+			continue
+		}
+		genuine := signing.SignStripe(secret, time.Unix(ts, 0), body)
+		if strings.Contains(strings.ToLower(header), genuine[strings.Index(genuine, ",v1=")+4:]) {
+			return true
+		}
+	}
+	return false
+}
+
 func FuzzStripe(f *testing.F) {
 	f.Add(int64(1614265330), "t=1614265330,v1=2e37df5d4a028c51a7f3133d64ae1e300d2c2c900f1b1d49d4369ad2530f8964", []byte(`{"test": 2432232314}`), "evt_1", uint(0))
 	f.Add(int64(1492774577), "t=1492774577,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd,v0=6ffbb59b2300aae63f272406069a9788598b792a944a07aba816edb039989a39", []byte(`{"id":"evt_x","data":{"id":[1,{"a":null}]}}`), "", uint(5))
@@ -160,7 +178,7 @@ func FuzzStripe(f *testing.F) {
 		}
 		h.Set(signing.HeaderStripeSignature, hostile)
 		if _, err := v.Verify(h, body); err == nil {
-			if !strings.Contains(strings.ToLower(hostile), genuine[strings.Index(genuine, ",v1=")+4:]) {
+			if !carriesStripeSignature(hostile, secret, body) {
 				t.Fatalf("Verify accepted hostile header %q", hostile)
 			}
 		} else {

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/herald-webhooks/herald"
 	"github.com/herald-webhooks/herald/delivery"
 	"github.com/herald-webhooks/herald/internal/egress"
+	"github.com/herald-webhooks/herald/internal/testutil/pgtest"
 	"github.com/herald-webhooks/herald/postgres"
 	"github.com/herald-webhooks/herald/signing"
 	"github.com/jackc/pgx/v5"
@@ -29,30 +29,19 @@ func openShared(t *testing.T) *postgres.Store {
 // nodes owning endpoints in the store.
 func openSharedWithOwners(t *testing.T) (*postgres.Store, func() []string) {
 	t.Helper()
-	url := os.Getenv("HERALD_TEST_POSTGRES_URL")
-	if url == "" {
-		if os.Getenv("HERALD_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("HERALD_TEST_POSTGRES_URL is not set and HERALD_REQUIRE_POSTGRES=1")
-		}
-		t.Skip("HERALD_TEST_POSTGRES_URL is not set")
-	}
+	url := pgtest.URL(t)
 	ctx := context.Background()
-	schema := fmt.Sprintf("herald_delivery_%d_%d", os.Getpid(), time.Now().UnixNano())
+	schema := pgtest.Schema(t, url, "herald_delivery") // dropped after the store closes
 	st, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		st.Close()
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Error(err)
-		}
-	})
+	t.Cleanup(func() { conn.Close(ctx) })
 	owners := func() []string {
 		rows, err := conn.Query(ctx, "SELECT node FROM "+pgx.Identifier{schema, "endpoint_owners"}.Sanitize())
 		if err != nil {

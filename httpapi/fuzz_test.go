@@ -8,17 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/herald-webhooks/herald"
 	"github.com/herald-webhooks/herald/httpapi"
+	"github.com/herald-webhooks/herald/internal/testutil/pgtest"
 	"github.com/herald-webhooks/herald/postgres"
 	"github.com/herald-webhooks/herald/sqlite"
 )
@@ -135,31 +132,12 @@ func FuzzRequestBodies(f *testing.F) {
 // TestRequestBodiesOnPostgres sends the fuzz seeds to every route on
 // PostgreSQL, whose text columns refuse what SQLite's take (NUL).
 func TestRequestBodiesOnPostgres(t *testing.T) {
-	url := os.Getenv("HERALD_TEST_POSTGRES_URL")
-	if url == "" {
-		if os.Getenv("HERALD_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("HERALD_TEST_POSTGRES_URL is not set and HERALD_REQUIRE_POSTGRES=1")
-		}
-		t.Skip("HERALD_TEST_POSTGRES_URL is not set")
-	}
-	ctx := context.Background()
-	schema := fmt.Sprintf("herald_httpapi_%d_%d", os.Getpid(), time.Now().UnixNano())
-	st, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
+	url := pgtest.URL(t)
+	st, err := postgres.Open(context.Background(), postgres.Config{URL: url, Schema: pgtest.Schema(t, url, "herald_httpapi")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		st.Close()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Error(err)
-		}
-	})
+	t.Cleanup(func() { st.Close() })
 	bt := newBodyTarget(t, st)
 	for i := range bt.routes {
 		for _, seed := range bodySeeds {

@@ -3,64 +3,27 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/herald-webhooks/herald"
 	"github.com/herald-webhooks/herald/internal/secretbox"
+	"github.com/herald-webhooks/herald/internal/testutil/pgtest"
 	"github.com/herald-webhooks/herald/storetest"
-	"github.com/jackc/pgx/v5"
 )
 
 // The tests run against the PostgreSQL server named by this environment
 // variable (see .ci/postgres.sh). Without it they skip, unless
-// requireEnv is "1".
-const (
-	urlEnv     = "HERALD_TEST_POSTGRES_URL"
-	requireEnv = "HERALD_REQUIRE_POSTGRES"
-)
+// HERALD_REQUIRE_POSTGRES is "1".
+const urlEnv = pgtest.URLEnv
 
 // testURL returns the test server's URL, or skips (fails, when required)
 // without one.
-func testURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv(urlEnv)
-	if url == "" {
-		if os.Getenv(requireEnv) == "1" {
-			t.Fatalf("%s is not set but %s=1: the PostgreSQL store tests need a server (eval \"$(bash .ci/postgres.sh)\")", urlEnv, requireEnv)
-		}
-		t.Skipf("%s is not set: skipping the PostgreSQL store tests (eval \"$(bash .ci/postgres.sh)\" starts a server)", urlEnv)
-	}
-	return url
-}
+func testURL(t testing.TB) string { return pgtest.URL(t) }
 
 // newSchema returns the name of a fresh schema for one test's stores (Open
 // creates it) and drops it, with everything in it, when t ends.
-func newSchema(t testing.TB, url string) string {
-	t.Helper()
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	schema := "herald_test_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Errorf("drop test schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop test schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
+func newSchema(t testing.TB, url string) string { return pgtest.Schema(t, url, "herald_test") }
 
 // openTest opens a store on schema and closes it when t ends.
 func openTest(t testing.TB, url, schema string) *Store {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver
 	_ "modernc.org/sqlite"             // "sqlite" driver
 
+	"github.com/herald-webhooks/herald/internal/testutil/pgtest"
 	"github.com/herald-webhooks/herald/receive"
 	"github.com/herald-webhooks/herald/signing"
 )
@@ -133,11 +133,8 @@ func sqlBackends(t *testing.T) []sqlBackend {
 		t.Cleanup(func() { db.Close() })
 		return db
 	}}}
-	url := os.Getenv("HERALD_TEST_POSTGRES_URL")
-	if url == "" {
-		if os.Getenv("HERALD_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("HERALD_TEST_POSTGRES_URL is not set and HERALD_REQUIRE_POSTGRES=1")
-		}
+	url, ok := pgtest.Lookup(t)
+	if !ok {
 		t.Log("HERALD_TEST_POSTGRES_URL not set: PostgreSQL skipped")
 		return out
 	}

@@ -1,43 +1,21 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/herald-webhooks/herald/internal/testutil/pgtest"
 )
 
 // postgresURL returns the test PostgreSQL server's URL, skipping the test
 // without one (failing instead when HERALD_REQUIRE_POSTGRES=1, as in CI).
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("HERALD_TEST_POSTGRES_URL")
-	if u == "" {
-		if os.Getenv("HERALD_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("HERALD_TEST_POSTGRES_URL is not set and HERALD_REQUIRE_POSTGRES=1")
-		}
-		t.Skip("HERALD_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
-	}
-	return u
-}
+func postgresURL(t *testing.T) string { return pgtest.URL(t) }
 
 // testSchema returns a schema name of the test's own, dropped when the
 // test ends.
-func testSchema(t *testing.T, url string) string {
-	t.Helper()
-	schema := fmt.Sprintf("herald_e2e_%d_%d", os.Getpid(), time.Now().UnixNano())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := dropPostgresSchemas(ctx, url, schema); err != nil {
-			t.Errorf("drop test schema: %v", err)
-		}
-	})
-	return schema
-}
+func testSchema(t *testing.T, url string) string { return pgtest.Schema(t, url, "herald_e2e") }
 
 // TestServeOnPostgres runs `herald serve` with HERALD_DATABASE_URL: a
 // message is delivered signed, and a second server with another data dir

@@ -15,6 +15,9 @@ import (
 // call it made returned, whatever the store made of it.
 var errTimedOut = herald.Errorf(herald.EUnavailable, "The request took too long; try again")
 
+// statusClientClosed answers a request whose client went away.
+const statusClientClosed = 499
+
 // errorMapping is how one domain error code is shown to clients.
 type errorMapping struct {
 	status int
@@ -78,9 +81,11 @@ func writeError(w http.ResponseWriter, err error, log *slog.Logger) {
 	}
 	detail := herald.ErrorMessage(err)
 	if code == herald.EInternal && errors.Is(err, context.Canceled) {
-		// The client went away: nobody reads the answer, and nothing is wrong.
+		// The client went away: nobody reads the answer, and nothing is
+		// wrong. 499 (as nginx logs it), so that it counts as neither a
+		// server error nor an unavailable store.
 		log.Debug("request cancelled by the client", "err", err)
-		m, detail = errorTable[herald.EUnavailable], "The request was cancelled."
+		m, detail = errorMapping{statusClientClosed, "client_closed_request"}, "The request was cancelled."
 	} else if code == herald.EInternal {
 		log.Error("internal error", "err", err)
 		detail = "Internal server error."

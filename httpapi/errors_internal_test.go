@@ -20,7 +20,7 @@ func TestCancelledRequestsAreNotInternalErrors(t *testing.T) {
 
 	w := httptest.NewRecorder()
 	writeError(w, fmt.Errorf("list messages: %w", context.Canceled), log)
-	if w.Code != 503 || strings.Contains(logs.String(), "level=ERROR") {
+	if w.Code != statusClientClosed || strings.Contains(logs.String(), "level=ERROR") {
 		t.Errorf("cancelled: %d %s, logs %q", w.Code, w.Body, logs.String())
 	}
 

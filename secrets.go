@@ -103,3 +103,37 @@ func ReencryptSecret(c SecretCipher, stored string) (out string, changed bool, e
 	out, err = c.Encrypt(plain)
 	return out, err == nil, err
 }
+
+// ReencryptBatch re-encrypts the secrets of one batch of endpoints, those
+// after ID after, and returns the last ID it read, whether more may
+// follow, and what it did. It runs as one store write, so it may run again
+// on a retry and must set its results afresh.
+type ReencryptBatch func(ctx context.Context, after string) (last string, more bool, done SecretsReencrypted, err error)
+
+// Reencrypt drives a key rotation for a store: it runs batch until every
+// endpoint is done, then, unless some secrets were unreadable and
+// allowUnreadable is false, stores a key check value for c's current key
+// through storeCheck.
+func Reencrypt(ctx context.Context, c SecretCipher, allowUnreadable bool, batch ReencryptBatch, storeCheck func(ctx context.Context, value string) error) (SecretsReencrypted, error) {
+	var done SecretsReencrypted
+	if c == nil {
+		return done, Errorf(EInvalid, "no encryption key is set: nothing to re-encrypt with")
+	}
+	for after, more := "", true; more; {
+		last, m, b, err := batch(ctx, after)
+		if err != nil {
+			return done, err
+		}
+		after, more = last, m
+		done.Endpoints += b.Endpoints
+		done.Unreadable += b.Unreadable
+	}
+	if done.Unreadable > 0 && !allowUnreadable {
+		return done, nil
+	}
+	check, err := KeyCheckValue(c)
+	if err != nil {
+		return done, err
+	}
+	return done, storeCheck(ctx, check)
+}

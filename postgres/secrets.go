@@ -75,39 +75,24 @@ const reencryptBatch = 100
 
 // SecretsReencrypt implements herald.SecretStore.
 func (s *Store) SecretsReencrypt(ctx context.Context, allowUnreadable bool) (herald.SecretsReencrypted, error) {
-	var done herald.SecretsReencrypted
 	c := s.codec.cipher
-	if c == nil {
-		return done, herald.Errorf(herald.EInvalid, "no encryption key is set: nothing to re-encrypt with")
-	}
-	for after, more := "", true; more; {
-		var batch herald.SecretsReencrypted // set again if the write is retried
-		next := after
-		err := s.write(ctx, "re-encrypt secrets", func(w *wtx) error {
+	batch := func(ctx context.Context, after string) (last string, more bool, done herald.SecretsReencrypted, err error) {
+		err = s.write(ctx, "re-encrypt secrets", func(w *wtx) error {
 			var err error
-			batch = herald.SecretsReencrypted{}
-			next, more, err = reencryptRows(w, c, after, &batch)
+			done = herald.SecretsReencrypted{} // set afresh if the write is retried
+			last, more, err = reencryptRows(w, c, after, &done)
 			return err
 		})
-		if err != nil {
-			return done, err
-		}
-		after = next
-		done.Endpoints += batch.Endpoints
-		done.Unreadable += batch.Unreadable
+		return last, more, done, err
 	}
-	if done.Unreadable > 0 && !allowUnreadable {
-		return done, nil
+	storeCheck := func(ctx context.Context, value string) error {
+		return s.write(ctx, "store the encryption key check", func(w *wtx) error {
+			_, err := w.exec("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+				herald.KeyCheckSetting, value)
+			return err
+		})
 	}
-	check, err := herald.KeyCheckValue(c)
-	if err != nil {
-		return done, err
-	}
-	return done, s.write(ctx, "store the encryption key check", func(w *wtx) error {
-		_, err := w.exec("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-			herald.KeyCheckSetting, check)
-		return err
-	})
+	return herald.Reencrypt(ctx, c, allowUnreadable, batch, storeCheck)
 }
 
 // reencryptRows re-encrypts the secrets of up to reencryptBatch endpoints

@@ -14,6 +14,33 @@ const EncryptedSecretPrefix = "enc:"
 // IsEncryptedSecret reports whether a stored secret value is encrypted.
 func IsEncryptedSecret(stored string) bool { return strings.HasPrefix(stored, EncryptedSecretPrefix) }
 
+// SecretCodec is how a store applies its cipher (nil: none) to endpoint
+// secrets: Seal as it writes them, Open as it reads them.
+type SecretCodec struct{ Cipher SecretCipher }
+
+// Seal returns the stored form of a secret. A value already encrypted (one
+// that no configured key could decrypt when read) is kept as it is.
+func (c SecretCodec) Seal(key string) (string, error) {
+	if c.Cipher == nil || IsEncryptedSecret(key) {
+		return key, nil
+	}
+	return c.Cipher.Encrypt(key)
+}
+
+// Open returns the plaintext of a stored secret. A value no key decrypts
+// stays encrypted: it cannot sign, so deliveries to its endpoint fail with
+// a reason saying so until the endpoint's secret is rotated.
+func (c SecretCodec) Open(stored string) string {
+	if c.Cipher == nil || !IsEncryptedSecret(stored) {
+		return stored
+	}
+	plain, err := c.Cipher.Decrypt(stored)
+	if err != nil {
+		return stored
+	}
+	return plain
+}
+
 // SecretCipher encrypts endpoint secrets at rest. A store given one
 // encrypts each secret when it writes it and decrypts it when it reads it,
 // so that the rest of Herald only ever sees plaintext secrets.

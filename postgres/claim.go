@@ -72,11 +72,11 @@ type claimer struct {
 	excluded map[string]bool
 	claimed  map[string]int // deliveries claimed per endpoint
 	jobs     []herald.DeliveryJob
-	held     *heldEndpoints // endpoints shared claims could not take lately
-	codec    secretCodec    // decrypts the claimed endpoints' secrets
+	held     *heldEndpoints     // endpoints shared claims could not take lately
+	codec    herald.SecretCodec // decrypts the claimed endpoints' secrets
 }
 
-func newClaimer(p herald.ClaimParams, held *heldEndpoints, codec secretCodec) *claimer {
+func newClaimer(p herald.ClaimParams, held *heldEndpoints, codec herald.SecretCodec) *claimer {
 	c := &claimer{p: p, excluded: make(map[string]bool, len(p.ExcludeEndpoints)), claimed: map[string]int{}, held: held, codec: codec}
 	for _, id := range p.ExcludeEndpoints {
 		c.excluded[id] = true

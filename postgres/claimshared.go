@@ -96,7 +96,7 @@ const idleClaimQuery = `WITH released AS (
 
 // claimOwned claims the picked rows as node p.Node (see claimOwnedQuery)
 // and releases p.ReleaseEndpoints, except those among the picks'.
-func claimOwned(ctx context.Context, q querier, c secretCodec, picks []dueRow, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
+func claimOwned(ctx context.Context, q querier, c herald.SecretCodec, picks []dueRow, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
 	ids := make([]string, 0, len(picks))
 	picked := map[string]bool{}
 	var eps []string
@@ -122,7 +122,7 @@ func claimOwned(ctx context.Context, q querier, c secretCodec, picks []dueRow, p
 }
 
 // scanOwnedJob scans one row of claimOwnedQuery: a job and its turn.
-func scanOwnedJob(c secretCodec, sc scanner) (herald.DeliveryJob, error) {
+func scanOwnedJob(c herald.SecretCodec, sc scanner) (herald.DeliveryJob, error) {
 	var (
 		m  messageRow
 		d  deliveryRow

@@ -27,10 +27,10 @@ type secretJSON struct {
 
 // endpointArgs are the encoded columns of ep after id and app_id, up to
 // secrets.
-func endpointArgs(c secretCodec, ep *herald.Endpoint) ([]any, error) {
+func endpointArgs(c herald.SecretCodec, ep *herald.Endpoint) ([]any, error) {
 	var secrets []secretJSON
 	for _, sec := range ep.Secrets {
-		key, err := c.seal(sec.Key)
+		key, err := c.Seal(sec.Key)
 		if err != nil {
 			return nil, fmt.Errorf("encrypt endpoint secret: %w", err)
 		}
@@ -64,7 +64,7 @@ func (r *endpointRow) dest() []any {
 }
 
 // endpoint decodes the scanned columns, decrypting the secrets with c.
-func (r *endpointRow) endpoint(c secretCodec) (herald.Endpoint, error) {
+func (r *endpointRow) endpoint(c herald.SecretCodec) (herald.Endpoint, error) {
 	e := r.e
 	e.UID = fromNullStr(r.uid)
 	e.ThrottleRate = fromIntPtr(r.throttle)
@@ -79,13 +79,13 @@ func (r *endpointRow) endpoint(c secretCodec) (herald.Endpoint, error) {
 		}
 	}
 	for _, sec := range stored {
-		e.Secrets = append(e.Secrets, herald.EndpointSecret{Key: c.open(sec.Key), ExpiresAt: fromTSPtr(sec.ExpiresAt)})
+		e.Secrets = append(e.Secrets, herald.EndpointSecret{Key: c.Open(sec.Key), ExpiresAt: fromTSPtr(sec.ExpiresAt)})
 	}
 	return e, nil
 }
 
 // scanEndpoint scans endpointColumns, then extra.
-func scanEndpoint(c secretCodec, sc scanner, extra ...any) (herald.Endpoint, error) {
+func scanEndpoint(c herald.SecretCodec, sc scanner, extra ...any) (herald.Endpoint, error) {
 	var r endpointRow
 	if err := sc.Scan(append(r.dest(), extra...)...); err != nil {
 		return r.e, err
@@ -94,7 +94,7 @@ func scanEndpoint(c secretCodec, sc scanner, extra ...any) (herald.Endpoint, err
 }
 
 // endpointScanner returns a row scanner of endpointColumns for queryAll.
-func endpointScanner(c secretCodec) func(scanner) (herald.Endpoint, error) {
+func endpointScanner(c herald.SecretCodec) func(scanner) (herald.Endpoint, error) {
 	return func(sc scanner) (herald.Endpoint, error) { return scanEndpoint(c, sc) }
 }
 

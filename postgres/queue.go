@@ -56,7 +56,7 @@ const claimedJobs = `SELECT ` + messageColumns + `, ` + deliveryColumnsC + `, ` 
 
 // claimIDs claims the deliveries ids (those still pending and free) and
 // returns them as jobs.
-func claimIDs(ctx context.Context, q querier, c secretCodec, ids []string, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
+func claimIDs(ctx context.Context, q querier, c herald.SecretCodec, ids []string, p herald.ClaimParams) ([]herald.DeliveryJob, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -64,7 +64,7 @@ func claimIDs(ctx context.Context, q querier, c secretCodec, ids []string, p her
 }
 
 // scanJob scans one row of claimQuery.
-func scanJob(c secretCodec, sc scanner) (herald.DeliveryJob, error) {
+func scanJob(c herald.SecretCodec, sc scanner) (herald.DeliveryJob, error) {
 	var (
 		m messageRow
 		d deliveryRow

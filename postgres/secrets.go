@@ -9,33 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// secretCodec encrypts endpoint secrets as they are written and decrypts
-// them as they are read, when the store has a cipher (Config.Cipher).
-type secretCodec struct{ cipher herald.SecretCipher }
-
-// seal returns the stored form of a secret. A value already encrypted (one
-// that no configured key could decrypt when read) is kept as it is.
-func (c secretCodec) seal(key string) (string, error) {
-	if c.cipher == nil || herald.IsEncryptedSecret(key) {
-		return key, nil
-	}
-	return c.cipher.Encrypt(key)
-}
-
-// open returns the plaintext of a stored secret. A value no key decrypts
-// stays encrypted: it cannot sign, so deliveries to its endpoint fail with
-// a reason saying so until the endpoint's secret is rotated.
-func (c secretCodec) open(stored string) string {
-	if c.cipher == nil || !herald.IsEncryptedSecret(stored) {
-		return stored
-	}
-	plain, err := c.cipher.Decrypt(stored)
-	if err != nil {
-		return stored
-	}
-	return plain
-}
-
 // settingGet returns a stored setting.
 func settingGet(ctx context.Context, q querier, name string) (value string, found bool, err error) {
 	err = q.QueryRow(ctx, "SELECT value FROM settings WHERE name = $1", name).Scan(&value)
@@ -53,7 +26,7 @@ func (s *Store) checkKey(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the encryption key check: %w", mapErr(err))
 	}
-	value, err := herald.CheckKey(s.codec.cipher, stored, found)
+	value, err := herald.CheckKey(s.codec.Cipher, stored, found)
 	if err != nil || value == "" {
 		return err
 	}
@@ -65,7 +38,7 @@ func (s *Store) checkKey(ctx context.Context) error {
 	if stored, found, err = settingGet(ctx, s.pool, herald.KeyCheckSetting); err != nil {
 		return fmt.Errorf("read the encryption key check: %w", mapErr(err))
 	}
-	_, err = herald.CheckKey(s.codec.cipher, stored, found)
+	_, err = herald.CheckKey(s.codec.Cipher, stored, found)
 	return err
 }
 
@@ -75,7 +48,7 @@ const reencryptBatch = 100
 
 // SecretsReencrypt implements herald.SecretStore.
 func (s *Store) SecretsReencrypt(ctx context.Context, allowUnreadable bool) (herald.SecretsReencrypted, error) {
-	c := s.codec.cipher
+	c := s.codec.Cipher
 	batch := func(ctx context.Context, after string) (last string, more bool, done herald.SecretsReencrypted, err error) {
 		err = s.write(ctx, "re-encrypt secrets", func(w *wtx) error {
 			var err error

@@ -108,7 +108,7 @@ type Store struct {
 	closed  atomic.Bool
 	hints   fanOutHints
 	held    heldEndpoints // endpoints shared claims leave alone for now
-	codec   secretCodec
+	codec   herald.SecretCodec
 
 	closeOnce sync.Once
 	closeErr  error
@@ -142,7 +142,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool:    pool,
 		channel: notifyChannel(cfg.Schema),
 		notify:  make(chan struct{}, 1),
-		codec:   secretCodec{cfg.Cipher},
+		codec:   herald.SecretCodec{Cipher: cfg.Cipher},
 	}
 	s.lis, err = startListener(ctx, poolCfg.ConnConfig, s.channel, s.signal, cfg.Logger, listenKeepalive)
 	if err != nil {

@@ -41,7 +41,7 @@ type wtx struct {
 	ctx    context.Context
 	tx     pgx.Tx
 	notify bool
-	codec  secretCodec // the store's, for endpoints read in transactions
+	codec  herald.SecretCodec // the store's, for endpoints read in transactions
 }
 
 func (x *wtx) exec(query string, args ...any) (pgconn.CommandTag, error) {

@@ -27,10 +27,10 @@ type secretJSON struct {
 }
 
 // endpointArgs are the encoded columns of ep after id and app_id.
-func endpointArgs(c secretCodec, ep *herald.Endpoint) ([]any, error) {
+func endpointArgs(c herald.SecretCodec, ep *herald.Endpoint) ([]any, error) {
 	var secrets []secretJSON
 	for _, sec := range ep.Secrets {
-		key, err := c.seal(sec.Key)
+		key, err := c.Seal(sec.Key)
 		if err != nil {
 			return nil, fmt.Errorf("encrypt endpoint secret: %w", err)
 		}
@@ -49,7 +49,7 @@ func endpointArgs(c secretCodec, ep *herald.Endpoint) ([]any, error) {
 }
 
 // scanEndpoint scans endpointColumns, then extra, decrypting the secrets.
-func scanEndpoint(c secretCodec, sc scanner, extra ...any) (herald.Endpoint, error) {
+func scanEndpoint(c herald.SecretCodec, sc scanner, extra ...any) (herald.Endpoint, error) {
 	var (
 		e                                 herald.Endpoint
 		uid                               sql.NullString
@@ -76,13 +76,13 @@ func scanEndpoint(c secretCodec, sc scanner, extra ...any) (herald.Endpoint, err
 		}
 	}
 	for _, sec := range stored {
-		e.Secrets = append(e.Secrets, herald.EndpointSecret{Key: c.open(sec.Key), ExpiresAt: utcPtr(sec.ExpiresAt)})
+		e.Secrets = append(e.Secrets, herald.EndpointSecret{Key: c.Open(sec.Key), ExpiresAt: utcPtr(sec.ExpiresAt)})
 	}
 	return e, nil
 }
 
 // endpointScanner returns a row scanner of endpointColumns for collect.
-func endpointScanner(c secretCodec) func(scanner) (herald.Endpoint, error) {
+func endpointScanner(c herald.SecretCodec) func(scanner) (herald.Endpoint, error) {
 	return func(sc scanner) (herald.Endpoint, error) { return scanEndpoint(c, sc) }
 }
 
@@ -146,7 +146,7 @@ func (s *Store) EndpointGet(ctx context.Context, appID, key string) (*herald.End
 	return &ep, nil
 }
 
-func getEndpoint(ctx context.Context, q querier, c secretCodec, appID, key string) (herald.Endpoint, error) {
+func getEndpoint(ctx context.Context, q querier, c herald.SecretCodec, appID, key string) (herald.Endpoint, error) {
 	ep, err := scanEndpoint(c, q.QueryRowContext(ctx, "SELECT "+endpointColumns+
 		" FROM endpoints WHERE app_id = ? AND (id = ? OR uid = ?) ORDER BY id = ? DESC LIMIT 1",
 		appID, key, key, key))

@@ -69,7 +69,7 @@ type Store struct {
 	apps    *appCache
 	due     *dueIndex
 	handoff *handoff
-	codec   secretCodec
+	codec   herald.SecretCodec
 	w       *writer
 	notify  chan struct{}
 
@@ -132,7 +132,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		apps:   newAppCache(),
 		due:    newDueIndex(),
 		notify: make(chan struct{}, 1),
-		codec:  secretCodec{cfg.Cipher},
+		codec:  herald.SecretCodec{Cipher: cfg.Cipher},
 	}
 	if s.w, err = newWriter(ctx, wdb, cfg.MaxBatch, cfg.Logger, s.signal); err != nil {
 		wdb.Close()

@@ -128,7 +128,7 @@ type writer struct {
 	onDue      func(endpointID string, at time.Time)
 	observer   herald.StoreObserver // told about each batch; may be nil
 	onRollback func()
-	codec      secretCodec // the store's, for endpoints read in transactions
+	codec      herald.SecretCodec // the store's, for endpoints read in transactions
 
 	mu     sync.RWMutex // guards closed against sends on ops
 	closed bool
